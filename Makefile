@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make run` (the course pipeline on the smoke profile) and `make test`.
+# Both create .venv with pinned versions the first time (pip, not uv: see README).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+export OMP_NUM_THREADS ?= 1
+export TOKENIZERS_PARALLELISM := false
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export LITELLM_OFFLINE_MODE := true
+export MPLBACKEND := Agg
+
+.PHONY: run test setup export clean
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: settings.ini setup.py .ci/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c .ci/constraints.txt torch==2.13.0 -e ".[dev]"
+	touch $@
+
+run: setup
+	$(VENV)/bin/friction run --profile smoke --out runs/smoke --overwrite
+
+test: setup
+	FRICTION_PROFILE=smoke $(PY) .ci/test.py
+
+export: setup
+	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean && $(PY) .ci/readme.py
+
+clean:
+	rm -rf runs _docs _proc
