@@ -16,3 +16,11 @@ def friction(*args, cwd=ROOT, env=None, timeout=900):
 
 @pytest.fixture
 def run_friction(): return friction
+
+@pytest.fixture(scope='session')
+def smoke_run(tmp_path_factory):
+    "`friction run --profile smoke` once per test session: the run folder (tests read its artefacts)."
+    out = tmp_path_factory.mktemp('smoke') / 'run'
+    r = friction('run', '--profile', 'smoke', '--out', out, timeout=1800)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return out
