@@ -12,8 +12,10 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export LITELLM_OFFLINE_MODE := true
 export MPLBACKEND := Agg
 
-.PHONY: run test setup export clean
-setup: $(VENV)/.installed
+.PHONY: run test setup export clean docs
+setup: $(VENV)/.installed node_modules/.installed
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -q && apt-get install -y -q chromium) >/dev/null \
+	  || echo 'note: chromium did not install: the browser test (tests/test_site.py) will be skipped'
 
 $(VENV)/.installed: settings.ini setup.py .ci/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +29,15 @@ run: setup
 test: setup
 	FRICTION_PROFILE=smoke $(PY) .ci/test.py
 
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+docs: setup
+	$(PY) .ci/docs.py
+
 export: setup
 	$(VENV)/bin/nbdev_export && $(VENV)/bin/nbdev_clean && $(PY) .ci/readme.py
 
 clean:
-	rm -rf runs _docs _proc
+	rm -rf runs _docs _proc node_modules

@@ -1,0 +1,97 @@
+"""Render the launch talk (slides/talk.md, with speaker notes) to ONE self-contained HTML file, offline.
+
+    python slides/build.py                      # -> slides/talk.html
+    python slides/build.py --out _docs/slides/talk.html
+
+pandoc comes from the `pypandoc-binary` wheel and reveal.js 5 from npm (`node_modules/`, see package.json);
+`--embed-resources` inlines reveal.js, the theme, the plugins and every picture, so the file opens from disk or any
+web server with no network. Press `s` in the browser for the speaker notes.
+
+The talk's numbers are filled in from the shipped data when it is built ({{n_train}}, {{n_eval}}, ...), and its
+plots are the committed slides/figures/ with the caption that names the profile and hardware of the run that made
+them (slides/figures.py copies them from a run). The build never runs a model.
+"""
+import argparse, json, re, subprocess, sys, tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+REVEAL = ROOT / 'node_modules' / 'reveal.js'
+THEME = 'white'  # reveal.js themes white, black, serif, dracula load no web fonts
+
+
+def count_lines(path: Path) -> int:
+    "Records in a JSONL file (non-empty lines)."
+    return sum(1 for l in path.open(encoding='utf-8') if l.strip())
+
+
+def figures_block(fig_dir: Path) -> tuple[str, str]:
+    "The markdown of the 'what a run produces' slide and its speaker note, from slides/figures/figures.json."
+    info_path = fig_dir / 'figures.json'
+    if not info_path.exists():
+        msg = ('*No run copied yet.* Make one with `friction run --profile smoke --out runs/smoke`, then '
+               '`python slides/figures.py runs/smoke`.')
+        return msg, 'No figures were copied into slides/figures/ when these slides were built.'
+    info = json.loads(info_path.read_text(encoding='utf-8'))
+    files = info.get('files', {})
+    imgs = [f'![]({fig_dir.name}/{files[k]}){{height=380px}}' for k in ('scorecard_plot', 'loss_plot')
+            if k in files and (fig_dir / files[k]).exists()]
+    label = f"**Profile `{info['profile']}` on {info['hardware']}**"
+    text = (':::: {.columns}\n' + ''.join(f'::: {{.column width="50%"}}\n{img}\n:::\n' for img in imgs) + '::::\n\n'
+            f"{label}: {info['caption']}")
+    if info['profile'] == 'smoke':
+        text = text.replace(info['caption'], info['caption'].replace('not results of a real model', '**not results of a real model**'))
+    note = ('Say it out loud: ' + info['caption'] +
+            ' Left: the scorecard, push-back rate per behaviour and over-friction on the controls, with intervals. '
+            'Right: the training loss. For real-model numbers, show a t4 or gpu24 run copied with slides/figures.py.')
+    return text, note
+
+
+def fill(md: str) -> str:
+    "Replace the {{placeholders}} of talk.md with numbers from data/ and the figures slide."
+    from friction_reasoning.core import FRICTION_BEHAVIOURS
+    data = ROOT / 'data'
+    fig, note = figures_block(HERE / 'figures')
+    values = {'n_train': count_lines(data / 'train.jsonl'), 'n_eval': count_lines(data / 'eval.jsonl'),
+              'n_judge': count_lines(data / 'judge_dev.jsonl'), 'n_behaviours': len(FRICTION_BEHAVIOURS) + 1,
+              'figures': fig, 'figures_notes': note}
+    out = re.sub(r'\{\{(\w+)\}\}', lambda m: str(values[m.group(1)]), md)
+    return out
+
+
+def build(out: Path,  # the HTML file to write
+          src: Path = HERE / 'talk.md',  # the talk in pandoc markdown
+          ) -> Path:
+    "Render `src` with pandoc to a self-contained reveal.js file at `out`."
+    import pypandoc
+    if not (REVEAL / 'dist' / 'reveal.js').exists():
+        sys.exit('slides: error: reveal.js not found in node_modules/: run `npm ci` (make docs does)')
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        md = Path(tmp) / 'talk.md'
+        md.write_text(fill(src.read_text(encoding='utf-8')), encoding='utf-8')
+        part = out.with_name(out.name + '.part')
+        cmd = [pypandoc.get_pandoc_path(), str(md), '-t', 'revealjs', '-s', '--embed-resources',
+               f'--resource-path={HERE}', '-V', f'revealjs-url={REVEAL}', '-V', f'theme={THEME}',
+               '-V', 'slideNumber=true', '-V', 'hash=true', '-V', 'transition=none', '-V', 'navigationMode=linear', '--slide-level=2',
+               '--css', str(HERE / 'talk.css'), '-o', str(part)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode: sys.exit(f'slides: error: pandoc failed:\n{r.stderr[-2000:]}')
+        html = part.read_text(encoding='utf-8')
+        ext = re.findall(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="((?:https?:)?//[^"]+)"', html)
+        if ext: part.unlink(); sys.exit(f'slides: error: the slides would load from other hosts: {ext[:5]}')
+        part.replace(out)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--out', default=str(HERE / 'talk.html'), help='where to write the HTML (default slides/talk.html)')
+    a = ap.parse_args()
+    out = build(Path(a.out))
+    n = len(re.findall(r'<section\b', out.read_text(encoding='utf-8')))
+    print(f'slides: wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {n} sections, self-contained)')
+
+
+if __name__ == '__main__': main()
