@@ -109,8 +109,12 @@ def process_notebooks(only=None  # notebook names to process (default: every one
 def render(proc: Path) -> Path:
     "smalldocs renders _proc (its _quarto.yml) into _proc/_docs; the site then moves to _docs/."
     from smalldocs.site import build
-    site = build(str(proc), quiet=True)
-    for w in site.warnings: print(f'  smalldocs warning: {w}')
+    from smalldocs.config import BuildError, ConfigError
+    try: site = build(str(proc), quiet=True)
+    except (BuildError, ConfigError) as e: sys.exit(f'docs: error: smalldocs: {e}')
+    known = ('output-file is not read', 'keep-md is ignored', 'commonmark is not built', 'broken link /slides/talk.html')
+    for w in site.warnings:  # Quarto-only settings smalldocs skips, and the slides that are added after rendering
+        if not any(k in w for k in known): print(f'  smalldocs warning: {w}')
     out = proc / '_docs'
     if not (out / 'index.html').exists(): sys.exit(f'docs: error: smalldocs wrote no {out}/index.html')
     if DOCS.exists(): shutil.rmtree(DOCS)
@@ -118,16 +122,47 @@ def render(proc: Path) -> Path:
     return DOCS
 
 
-def make_offline(docs: Path):
-    "Point KaTeX at a local copy from node_modules/; fail on any load from another host."
+def hosted_pages(proc: Path) -> dict:
+    "Hosted-site page names (nbdev's `output-file`, used in its doc links) -> the names smalldocs wrote."
+    out = {}
+    for nb in proc.glob('*.ipynb'):
+        m = re.search(r'output-file:\s*([^\s"\\]+)', nb.read_text(encoding='utf-8'))
+        if m: out[m.group(1)] = nb.with_suffix('.html').name
+    return out
+
+
+DOCLINK = re.compile(r'<a href="([^"#:]*\.html)?#([^"]+)">(<code>[^<]*</code>)</a>')
+
+
+def unlink_dangling_doclinks(docs: Path):
+    "nbdev links every backticked name it indexes, private ones too; where the page has no such entry, keep the code."
+    ids = {p.resolve(): set(re.findall(r'\bid="([^"]+)"', p.read_text(encoding='utf-8'))) for p in docs.rglob('*.html')}
+    for page in ids:
+        text = page.read_text(encoding='utf-8')
+        def fix(m):
+            target = (page.parent / m.group(1)).resolve() if m.group(1) else page
+            return m.group(0) if m.group(2) in ids.get(target, {m.group(2)}) else m.group(3)
+        new = DOCLINK.sub(fix, text)
+        if new != text: page.write_text(new, encoding='utf-8')
+
+
+def make_offline(docs: Path, proc: Path = PROC):
+    "Links to the hosted docs become local; KaTeX comes from node_modules/; fail on any load from another host."
+    from nbdev.config import get_config
+    cfg = get_config()
+    hosted = re.compile(re.escape(f"{cfg.doc_host}{cfg.doc_baseurl}".rstrip('/') + '/') + r'([\w.-]+\.html)')
+    pages = hosted_pages(proc)
     katex = NODE / 'katex' / 'dist'
     used = False
     for page in docs.rglob('*.html'):
-        text = page.read_text(encoding='utf-8')
-        if not KATEX_CDN.search(text): continue
-        used = True
+        text = orig = page.read_text(encoding='utf-8')
         up = '../' * (len(page.relative_to(docs).parts) - 1)
-        page.write_text(KATEX_CDN.sub(f'{up}site_libs/katex', text), encoding='utf-8')
+        text = hosted.sub(lambda m: up + pages[m.group(1)] if m.group(1) in pages else m.group(0), text)
+        if KATEX_CDN.search(text):
+            used = True
+            text = KATEX_CDN.sub(f'{up}site_libs/katex', text)
+        if text != orig: page.write_text(text, encoding='utf-8')
+    unlink_dangling_doclinks(docs)
     if used:
         if not katex.exists(): sys.exit('docs: error: maths needs KaTeX from npm: run `npm ci` (make docs does)')
         dest = docs / 'site_libs' / 'katex'
@@ -146,7 +181,7 @@ def main():
     t0 = time.perf_counter()
     print('docs: nbdev processing nbs/ -> _proc/', flush=True)
     render(process_notebooks(a.only))
-    make_offline(DOCS)
+    make_offline(DOCS, PROC)
     (DOCS / '.nojekyll').touch()
     if not a.no_slides:
         r = subprocess.run([sys.executable, str(root / 'slides' / 'build.py'), '--out', str(DOCS / 'slides' / 'talk.html')])

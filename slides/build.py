@@ -11,7 +11,7 @@ The talk's numbers are filled in from the shipped data when it is built ({{n_tra
 plots are the committed slides/figures/ with the caption that names the profile and hardware of the run that made
 them (slides/figures.py copies them from a run). The build never runs a model.
 """
-import argparse, json, re, subprocess, sys, tempfile
+import argparse, base64, json, re, subprocess, sys, tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -71,11 +71,14 @@ def build(out: Path,  # the HTML file to write
     with tempfile.TemporaryDirectory() as tmp:
         md = Path(tmp) / 'talk.md'
         md.write_text(fill(src.read_text(encoding='utf-8')), encoding='utf-8')
+        icon = base64.b64encode((ROOT / 'nbs' / 'images' / 'favicon.svg').read_bytes()).decode()
+        head = Path(tmp) / 'head.html'  # an icon inside the file: browsers would otherwise ask the server for one
+        head.write_text(f'<link rel="icon" href="data:image/svg+xml;base64,{icon}">\n', encoding='utf-8')
         part = out.with_name(out.name + '.part')
         cmd = [pypandoc.get_pandoc_path(), str(md), '-t', 'revealjs', '-s', '--embed-resources',
                f'--resource-path={HERE}', '-V', f'revealjs-url={REVEAL}', '-V', f'theme={THEME}',
                '-V', 'slideNumber=true', '-V', 'hash=true', '-V', 'transition=none', '-V', 'navigationMode=linear', '--slide-level=2',
-               '--css', str(HERE / 'talk.css'), '-o', str(part)]
+               '--css', str(HERE / 'talk.css'), '-H', str(head), '-o', str(part)]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode: sys.exit(f'slides: error: pandoc failed:\n{r.stderr[-2000:]}')
         html = part.read_text(encoding='utf-8')
