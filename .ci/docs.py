@@ -79,9 +79,7 @@ def process_notebooks(only=None  # notebook names to process (default: every one
     import warnings
     from execnb.nbio import read_nb, write_nb
     from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar
-    from nbdev.doclinks import _build_modidx
     refresh_quarto_yml()                 # nbs/nbdev.yml from settings.ini (title, repo url, output-dir)
-    _build_modidx()                      # the index show_doc uses for source links
     nbdev_sidebar.__wrapped__()          # nbs/sidebar.yml, one entry per notebook in course order
     if PROC.exists(): shutil.rmtree(PROC)
     Filter = lenient_exec()

@@ -34,24 +34,26 @@ def figures_block(fig_dir: Path) -> tuple[str, str]:
         return msg, 'No figures were copied into slides/figures/ when these slides were built.'
     info = json.loads(info_path.read_text(encoding='utf-8'))
     files = info.get('files', {})
-    imgs = [f'![]({fig_dir.name}/{files[k]}){{height=380px}}' for k in ('scorecard_plot', 'loss_plot')
+    imgs = [f'![]({(fig_dir / files[k]).resolve().as_posix()}){{height=380px}}' for k in ('scorecard_plot', 'loss_plot')
             if k in files and (fig_dir / files[k]).exists()]
-    label = f"**Profile `{info['profile']}` on {info['hardware']}**"
-    text = (':::: {.columns}\n' + ''.join(f'::: {{.column width="50%"}}\n{img}\n:::\n' for img in imgs) + '::::\n\n'
-            f"{label}: {info['caption']}")
+    label = (f"**Profile `{info['profile']}` · {info['hardware']} · base model {info['base_model']} · "
+             f"run of {info['started'][:10]}**")
     if info['profile'] == 'smoke':
-        text = text.replace(info['caption'], info['caption'].replace('not results of a real model', '**not results of a real model**'))
+        label += ('<br>Smoke run: these plots prove the pipeline runs end to end; they are **not results of a real '
+                  'model**. Real-model results come from the GPU profiles (t4, gpu24).')
+    text = (':::: {.columns}\n' + ''.join(f'::: {{.column width="50%"}}\n{img}\n:::\n' for img in imgs) + '::::\n\n'
+            f'[{label}]{{.figure-label}}')
     note = ('Say it out loud: ' + info['caption'] +
             ' Left: the scorecard, push-back rate per behaviour and over-friction on the controls, with intervals. '
             'Right: the training loss. For real-model numbers, show a t4 or gpu24 run copied with slides/figures.py.')
     return text, note
 
 
-def fill(md: str) -> str:
+def fill(md: str, fig_dir: Path = HERE / 'figures') -> str:
     "Replace the {{placeholders}} of talk.md with numbers from data/ and the figures slide."
     from friction_reasoning.core import FRICTION_BEHAVIOURS
     data = ROOT / 'data'
-    fig, note = figures_block(HERE / 'figures')
+    fig, note = figures_block(fig_dir)
     values = {'n_train': count_lines(data / 'train.jsonl'), 'n_eval': count_lines(data / 'eval.jsonl'),
               'n_judge': count_lines(data / 'judge_dev.jsonl'), 'n_behaviours': len(FRICTION_BEHAVIOURS) + 1,
               'figures': fig, 'figures_notes': note}
@@ -61,6 +63,7 @@ def fill(md: str) -> str:
 
 def build(out: Path,  # the HTML file to write
           src: Path = HERE / 'talk.md',  # the talk in pandoc markdown
+          fig_dir: Path = HERE / 'figures',  # the run's plots and figures.json (slides/figures.py writes them)
           ) -> Path:
     "Render `src` with pandoc to a self-contained reveal.js file at `out`."
     import pypandoc
@@ -70,7 +73,7 @@ def build(out: Path,  # the HTML file to write
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         md = Path(tmp) / 'talk.md'
-        md.write_text(fill(src.read_text(encoding='utf-8')), encoding='utf-8')
+        md.write_text(fill(src.read_text(encoding='utf-8'), Path(fig_dir)), encoding='utf-8')
         icon = base64.b64encode((ROOT / 'nbs' / 'images' / 'favicon.svg').read_bytes()).decode()
         head = Path(tmp) / 'head.html'  # an icon inside the file: browsers would otherwise ask the server for one
         head.write_text(f'<link rel="icon" href="data:image/svg+xml;base64,{icon}">\n', encoding='utf-8')
@@ -91,8 +94,9 @@ def build(out: Path,  # the HTML file to write
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default=str(HERE / 'talk.html'), help='where to write the HTML (default slides/talk.html)')
+    ap.add_argument('--figures', default=str(HERE / 'figures'), help='folder of the run plots (default slides/figures)')
     a = ap.parse_args()
-    out = build(Path(a.out))
+    out = build(Path(a.out), fig_dir=Path(a.figures))
     n = len(re.findall(r'<section\b', out.read_text(encoding='utf-8')))
     print(f'slides: wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {n} sections, self-contained)')
 
