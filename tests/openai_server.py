@@ -18,9 +18,10 @@ FAULTS = ('429', '500', 'timeout', 'malformed', 'empty', 'truncated', 'refusal')
 
 
 def echo_reply(messages):
-    "Default reply: names the request and echoes the end of the last user message, so answers differ per prompt."
-    last = next((m['content'] for m in reversed(messages) if m.get('role') == 'user'), '')
-    return f"Local test server reply to: {' '.join(str(last).split())[-300:]}"
+    "Default reply: echoes the user's words (the last 'User: ' line of a relay prompt, else the last user message)."
+    last = str(next((m['content'] for m in reversed(messages) if m.get('role') == 'user'), ''))
+    said = [line[6:] for line in last.splitlines() if line.startswith('User: ')]
+    return f"Local test server reply to: {' '.join((said[-1] if said else last).split())[-300:]}"
 
 
 class OpenAIServer:
