@@ -141,7 +141,7 @@ def names_used_now(tree):
 
 
 def docs_build_failures(nb):
-    "Cells the docs build would run that read names only unrun cells define: [(cell number, names)]."
+    "Cells the docs build would run that read names only unrun cells define: [(cell index, first line, names)]."
     known, bad = set(dir(builtins)) | IPY_NAMES, []
     for i, (t, src) in enumerate(cells(nb)):
         if t != 'code' or not src.strip(): continue
@@ -153,7 +153,7 @@ def docs_build_failures(nb):
         runs = bool(d & {'export', 'exports', 'exporti', 'exec_doc'}) or has_import or re.search(r'^show_doc', src, re.M)
         if not runs: continue
         free = names_used_now(tree) - known - names_defined(tree)
-        if free: bad.append((i, sorted(free)))
+        if free: bad.append((i, src.strip().splitlines()[0][:60], sorted(free)))
         known |= names_defined(tree)
     return bad
 
@@ -163,5 +163,5 @@ def test_cells_the_docs_build_runs_stand_alone(nb):
     bad = docs_build_failures(nb)
     assert not bad, (f'{nb.name}: nbdev_docs (the Quarto site build) runs every cell with an import, and only those; '
                      f'these cells read names that only unrun cells define: '
-                     + '; '.join(f'cell {i} uses {", ".join(n)}' for i, n in bad)
+                     + '; '.join(f'cell {i} ({first!r}) uses {", ".join(n)}' for i, first, n in bad)
                      + '. Fix: move the import into a cell of imports only, or into the exported code.')

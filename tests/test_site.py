@@ -81,6 +81,29 @@ def test_api_reference_for_every_exported_function(site):
     assert not problems, '\n'.join(problems)
 
 
+def shown_outputs(nb_path):
+    "(plots, tables) a notebook shows: PNG/SVG outputs and HTML tables of cells not hidden, and markdown tables."
+    plots = tables = 0
+    for c in json.loads(nb_path.read_text(encoding='utf-8'))['cells']:
+        src = ''.join(c['source'])
+        if c['cell_type'] == 'markdown': tables += len(re.findall(r'^\|?\s*:?-{3,}:?\s*\|', src, re.M)); continue
+        if re.search(r'^#\|\s*(hide|include:\s*false|output:\s*false)', src, re.M): continue
+        for o in c.get('outputs', []):
+            d = o.get('data', {})
+            plots += 'image/png' in d or 'image/svg+xml' in d
+            tables += len(re.findall(r'<table', ''.join(d.get('text/html', ''))))
+    return plots, tables
+
+
+@pytest.mark.parametrize('nb', sorted((ROOT / 'nbs').glob('*.ipynb')), ids=lambda p: p.stem)
+def test_plots_and_tables_of_the_notebook_are_on_its_page(site, nb):
+    plots, tables = shown_outputs(nb)
+    html = (site / nb.with_suffix('.html').name).read_text(encoding='utf-8')
+    shown = len(re.findall(r'<img\b[^>]*src="data:image/(?:png|svg)', html)) + len(re.findall(r'<svg\b', html))
+    assert shown >= plots, f'{nb.name} has {plots} plots in its outputs, its page shows {shown}'
+    assert html.count('<table') >= tables, f'{nb.name} has {tables} tables, its page shows {html.count("<table")}'
+
+
 def test_no_file_loads_anything_from_another_host(site):
     assert docs_build.external_loads(site) == []
 
@@ -182,7 +205,7 @@ def chromium(exe, url, out_dir, *action):
     profile = tempfile.mkdtemp(prefix='chromium-')
     netlog = Path(out_dir) / f'net-{len(list(Path(out_dir).glob("net-*")))}.json'
     cmd = [exe, '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync', '--no-first-run', '--no-default-browser-check',
+           '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run', '--no-default-browser-check',
            '--hide-scrollbars', f'--user-data-dir={profile}', '--window-size=1280,900',
            '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1', f'--log-net-log={netlog}',
            '--virtual-time-budget=5000', *action, url]
