@@ -56,6 +56,7 @@ def fill(md: str, fig_dir: Path = HERE / 'figures') -> str:
     fig, note = figures_block(fig_dir)
     values = {'n_train': count_lines(data / 'train.jsonl'), 'n_eval': count_lines(data / 'eval.jsonl'),
               'n_judge': count_lines(data / 'judge_dev.jsonl'), 'n_behaviours': len(FRICTION_BEHAVIOURS) + 1,
+              'n_eval_control': sum(json.loads(l).get('behaviour') == 'answer' for l in (data / 'eval.jsonl').open(encoding='utf-8') if l.strip()),
               'figures': fig, 'figures_notes': note}
     out = re.sub(r'\{\{(\w+)\}\}', lambda m: str(values[m.group(1)]), md)
     return out
