@@ -25,39 +25,42 @@ def count_lines(path: Path) -> int:
     return sum(1 for l in path.open(encoding='utf-8') if l.strip())
 
 
-def figures_block(fig_dir: Path) -> tuple[str, str]:
-    "The markdown of the 'what a run produces' slide and its speaker note, from slides/figures/figures.json."
+def figure_slides(fig_dir: Path) -> dict:
+    "Markdown for the two run slides (scorecard, loss) and their speaker notes, from slides/figures/figures.json."
     info_path = fig_dir / 'figures.json'
     if not info_path.exists():
         msg = ('*No run copied yet.* Make one with `friction run --profile smoke --out runs/smoke`, then '
                '`python slides/figures.py runs/smoke`.')
-        return msg, 'No figures were copied into slides/figures/ when these slides were built.'
+        note = 'No figures were copied into slides/figures/ when these slides were built.'
+        return {'scorecard_figure': msg, 'loss_figure': msg, 'scorecard_notes': note, 'loss_notes': note}
     info = json.loads(info_path.read_text(encoding='utf-8'))
-    files = info.get('files', {})
-    imgs = [f'![]({(fig_dir / files[k]).resolve().as_posix()}){{height=380px}}' for k in ('scorecard_plot', 'loss_plot')
-            if k in files and (fig_dir / files[k]).exists()]
     label = (f"**Profile `{info['profile']}` · {info['hardware']} · base model {info['base_model']} · "
              f"run of {info['started'][:10]}**")
+    if 'training' not in info.get('stages', ['training']):
+        label += '<br>This run had no training stage: the scorecard is of the untrained base model.'
     if info['profile'] == 'smoke':
         label += ('<br>Smoke run: these plots prove the pipeline runs end to end; they are **not results of a real '
                   'model**. Real-model results come from the GPU profiles (t4, gpu24).')
-    text = (':::: {.columns}\n' + ''.join(f'::: {{.column width="50%"}}\n{img}\n:::\n' for img in imgs) + '::::\n\n'
-            f'[{label}]{{.figure-label}}')
-    note = ('Say it out loud: ' + info['caption'] +
-            ' Left: the scorecard, push-back rate per behaviour and over-friction on the controls, with intervals. '
-            'Right: the training loss. For real-model numbers, show a t4 or gpu24 run copied with slides/figures.py.')
-    return text, note
+    out = {}
+    for key, slot, what in [('scorecard_plot', 'scorecard', 'the scorecard'), ('loss_plot', 'loss', 'the training loss')]:
+        name = info.get('files', {}).get(key)
+        if name and (fig_dir / name).exists():
+            img = f'![]({(fig_dir / name).resolve().as_posix()}){{.run-plot}}'
+            out[f'{slot}_figure'] = f'{img}\n\n[{label}]{{.figure-label}}'
+        else:
+            out[f'{slot}_figure'] = f'*The run copied into slides/figures/ has no plot of {what}.*\n\n[{label}]{{.figure-label}}'
+        out[f'{slot}_notes'] = 'Say it out loud: ' + info['caption']
+    return out
 
 
 def fill(md: str, fig_dir: Path = HERE / 'figures') -> str:
     "Replace the {{placeholders}} of talk.md with numbers from data/ and the figures slide."
     from friction_reasoning.core import FRICTION_BEHAVIOURS
     data = ROOT / 'data'
-    fig, note = figures_block(fig_dir)
-    values = {'n_train': count_lines(data / 'train.jsonl'), 'n_eval': count_lines(data / 'eval.jsonl'),
+    values = {**figure_slides(fig_dir), 'n_train': count_lines(data / 'train.jsonl'), 'n_eval': count_lines(data / 'eval.jsonl'),
               'n_judge': count_lines(data / 'judge_dev.jsonl'), 'n_behaviours': len(FRICTION_BEHAVIOURS) + 1,
               'n_eval_control': sum(json.loads(l).get('behaviour') == 'answer' for l in (data / 'eval.jsonl').open(encoding='utf-8') if l.strip()),
-              'figures': fig, 'figures_notes': note}
+              }
     out = re.sub(r'\{\{(\w+)\}\}', lambda m: str(values[m.group(1)]), md)
     return out
 

@@ -3,8 +3,9 @@
     friction run --profile smoke --out runs/smoke
     python slides/figures.py runs/smoke
 
-It reads the run's `run.json`: the artefacts 'scorecard_plot' and 'loss_plot' (PNG files) and the profile. It writes
-slides/figures/scorecard.png, slides/figures/loss.png and slides/figures/figures.json, which records the profile,
+It reads the run's `run.json`: the artefacts 'scorecard_plot' and 'loss_plot' (PNG files; a run without a training
+stage has only the first) and the profile. It writes slides/figures/scorecard.png, slides/figures/loss.png and
+slides/figures/figures.json, which records the profile,
 its base model, the hardware it ran on (this machine's CPU or GPU, as the run does not record it), the run's start
 time and a caption. The slides build (slides/build.py) shows those figures with that caption and never runs a
 model itself. A smoke run's plots are labelled as such: they prove the pipeline runs, not that a model improved.
@@ -35,6 +36,8 @@ def caption(info: dict) -> str:
     "What the slide says under the plots: which profile and hardware made them, and what that means."
     s = (f"Run of profile `{info['profile']}` on {info['hardware']}, base model {info['base_model']}, "
          f"started {info['started']}.")
+    if 'training' not in info['stages']:
+        s += ' This run had no training stage: its scorecard is of the untrained base model.'
     if info['profile'] == 'smoke':
         s += (' Smoke run: a tiny model built on the spot and an offline stand-in LLM. These plots prove that the '
               'pipeline runs end to end; they are not results of a real model. Real-model results come from the '
@@ -46,28 +49,29 @@ def copy_figures(run_dir: Path,  # a `friction run` output folder (holds run.jso
                  dest: Path = HERE / 'figures',  # where the slides look for their figures
                  hardware: str | None = None,  # what the run ran on; default: this machine
                  ) -> dict:  # what figures.json records
-    "Copy the run's scorecard and loss plots into `dest` and write figures.json beside them."
+    "Copy the run's scorecard and loss plots into `dest` (old ones removed) and write figures.json beside them."
     run_json = Path(run_dir) / 'run.json'
     if not run_json.exists(): raise SystemExit(f'figures: error: {run_json} not found: make a run first '
                                                f'(friction run --profile smoke --out {run_dir})')
     run = json.loads(run_json.read_text(encoding='utf-8'))
     arts, prof = run.get('artefacts', {}), run.get('profile', {})
-    missing = [k for k in PLOTS if not arts.get(k) or not Path(arts[k]).is_file()]
-    if missing: raise SystemExit(f"figures: error: {run_json}: artefact(s) {', '.join(missing)} missing or not a file "
-                                 f"(stages run: {', '.join(run.get('stages', {})) or 'none'})")
-    for k in PLOTS:
-        with open(arts[k], 'rb') as f:
-            if f.read(8) != b'\x89PNG\r\n\x1a\n': raise SystemExit(f'figures: error: {arts[k]} ({k}) is not a PNG file')
+    found = {k: Path(arts[k]) for k in PLOTS if arts.get(k) and Path(arts[k]).is_file()}
+    if not found: raise SystemExit(f"figures: error: {run_json}: no {' or '.join(PLOTS)} artefact that is a file "
+                                   f"(stages run: {', '.join(run.get('stages', {})) or 'none'})")
+    for k, path in found.items():
+        with open(path, 'rb') as f:
+            if f.read(8) != b'\x89PNG\r\n\x1a\n': raise SystemExit(f'figures: error: {path} ({k}) is not a PNG file')
     info = {'profile': prof.get('name', '?'), 'base_model': 'tiny (built on the spot)' if prof.get('base_model') == 'tiny' else prof.get('base_model', '?'),
             'hardware': hardware or run.get('hardware') or this_machine(), 'profile_hardware': prof.get('hardware', ''),
-            'started': run.get('started', '?'), 'run': Path(run_dir).name,
-            'files': {k: v for k, v in PLOTS.items()}}
+            'started': run.get('started', '?'), 'run': Path(run_dir).name, 'stages': list(run.get('stages', {})),
+            'files': {k: PLOTS[k] for k in found}, 'missing': [k for k in PLOTS if k not in found]}
     info['caption'] = caption(info)
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest) as tmp:  # copy everything, then move into place: no half-updated set
-        for k, name in PLOTS.items(): shutil.copyfile(arts[k], Path(tmp) / name)
+        for k, path in found.items(): shutil.copyfile(path, Path(tmp) / PLOTS[k])
         (Path(tmp) / 'figures.json').write_text(json.dumps(info, indent=2) + '\n', encoding='utf-8')
-        for name in [*PLOTS.values(), 'figures.json']: os.replace(Path(tmp) / name, dest / name)
+        for name in [*info['files'].values(), 'figures.json']: os.replace(Path(tmp) / name, dest / name)
+    for k in info['missing']: (dest / PLOTS[k]).unlink(missing_ok=True)  # never show a plot from another run
     return info
 
 
@@ -78,7 +82,8 @@ def main():
     ap.add_argument('--hardware', help='what the run ran on, when it was not this machine (e.g. "Colab T4 GPU")')
     a = ap.parse_args()
     info = copy_figures(Path(a.run_dir), Path(a.dest), a.hardware)
-    print(f"figures: copied {', '.join(info['files'].values())} from {a.run_dir} -> {a.dest}\n  {info['caption']}")
+    print(f"figures: copied {', '.join(info['files'].values())} from {a.run_dir} -> {a.dest}"
+          + (f" (not in this run: {', '.join(info['missing'])})" if info['missing'] else '') + f"\n  {info['caption']}")
 
 
 if __name__ == '__main__': main()

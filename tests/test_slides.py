@@ -24,8 +24,9 @@ def fake_run(folder, profile='smoke', base_model='tiny', plots=('scorecard_plot'
         p = folder / f'{k}.png'
         Image.new('RGB', (40, 30), (200, 40 * i, 90)).save(p)
         arts[k] = str(p)
+    stages = {'base model': {}, 'dataset': {}, **({'training': {}} if 'loss_plot' in plots else {}), 'evaluation': {}}
     run = {'profile': {'name': profile, 'base_model': base_model, 'hardware': 'sized for x'},
-           'started': '2026-11-24T19:00:00', 'stages': {'evaluation': {'seconds': 1.0}}, 'artefacts': arts}
+           'started': '2026-11-24T19:00:00', 'stages': stages, 'artefacts': arts}
     (folder / 'run.json').write_text(json.dumps(run))
     return folder
 
@@ -36,7 +37,7 @@ def test_copies_plots_with_a_caption_naming_profile_and_hardware(tmp_path):
     for name in ('scorecard.png', 'loss.png', 'figures.json'): assert (tmp_path / 'figs' / name).is_file()
     assert (tmp_path / 'figs' / 'scorecard.png').read_bytes() == Path(run / 'scorecard_plot.png').read_bytes()
     saved = json.loads((tmp_path / 'figs' / 'figures.json').read_text())
-    assert saved == info and info['profile'] == 'smoke' and 'CPU' in info['hardware'] or 'GPU' in info['hardware']
+    assert saved == info and info['profile'] == 'smoke' and ('CPU' in info['hardware'] or 'GPU' in info['hardware'])
     assert 'smoke' in info['caption'] and 'not results of a real model' in info['caption']
     assert 'GPU profiles' in info['caption'] and info['hardware'] in info['caption']
 
@@ -48,13 +49,23 @@ def test_a_gpu_run_is_labelled_with_its_own_hardware(tmp_path):
     assert 'not results of a real model' not in info['caption']
 
 
-def test_missing_artefact_or_run_is_a_clear_error_and_keeps_old_figures(tmp_path):
+def test_a_run_without_training_gives_the_scorecard_alone_and_says_so(tmp_path):
+    figures.copy_figures(fake_run(tmp_path / 'full'), tmp_path / 'figs')
+    info = figures.copy_figures(fake_run(tmp_path / 'half', plots=('scorecard_plot',)), tmp_path / 'figs')
+    assert info['missing'] == ['loss_plot'] and not (tmp_path / 'figs' / 'loss.png').exists()  # no plot of another run
+    assert 'no training stage' in info['caption']
+
+
+def test_no_plot_or_no_run_is_a_clear_error_and_keeps_old_figures(tmp_path):
     good = figures.copy_figures(fake_run(tmp_path / 'good'), tmp_path / 'figs')
     before = (tmp_path / 'figs' / 'figures.json').read_text()
-    with pytest.raises(SystemExit, match='loss_plot missing'):
-        figures.copy_figures(fake_run(tmp_path / 'half', plots=('scorecard_plot',)), tmp_path / 'figs')
+    with pytest.raises(SystemExit, match='no scorecard_plot or loss_plot artefact'):
+        figures.copy_figures(fake_run(tmp_path / 'empty', plots=()), tmp_path / 'figs')
     with pytest.raises(SystemExit, match='run.json not found'):
         figures.copy_figures(tmp_path / 'nothing', tmp_path / 'figs')
+    bad = fake_run(tmp_path / 'bad'); (bad / 'loss_plot.png').write_text('not a picture')
+    with pytest.raises(SystemExit, match='is not a PNG'):
+        figures.copy_figures(bad, tmp_path / 'figs')
     assert (tmp_path / 'figs' / 'figures.json').read_text() == before and good['profile'] == 'smoke'
 
 
@@ -72,4 +83,5 @@ def test_slides_embed_the_labelled_plots_and_speaker_notes(tmp_path):
     assert 'not results of a real model' in text and 'Real-model results come from the GPU profiles' in text
     n_train = sum(1 for l in (ROOT / 'data' / 'train.jsonl').open() if l.strip())
     assert f'{n_train}' in text and '{{' not in text  # numbers filled in from the data, no placeholder left
-    assert text.count('Say it out loud') == 1  # the figures slide's speaker note
+    assert text.count('Say it out loud') == 2  # the speaker notes of the two run slides
+    assert 'no training stage' not in text
