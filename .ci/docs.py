@@ -24,8 +24,10 @@ NBS, PROC, DOCS = root / 'nbs', root / '_proc', root / '_docs'
 NODE = root / 'node_modules'
 KATEX_CDN = re.compile(r'https://cdn\.jsdelivr\.net/npm/katex@[0-9.]+/dist')
 
-# A load from another host: src/href of script, link, img, iframe, source, video, audio; CSS url() and @import.
-LOAD_ATTR = re.compile(r'<(script|link|img|iframe|source|video|audio|embed|object)\b[^>]*?\b(src|href|data|srcset)\s*=\s*["\']?\s*((?:https?:)?//[^"\'\s>]+)', re.I)
+# A load from another host: src/href/data/srcset of script, link, img, iframe, source, video, audio, embed, object;
+# url() and @import in CSS; import/importScripts in JS. Links people click (<a href>) load nothing and are fine.
+LOAD_TAG = re.compile(r'<(script|link|img|iframe|source|video|audio|embed|object|track|input)\b[^>]*>', re.I)
+LOAD_ATTR = re.compile(r'\b(?:src|href|data|srcset|poster)\s*=\s*["\']?\s*((?:https?:)?//[^"\'\s>,]+)', re.I)
 CSS_URL = re.compile(r'(?:url\(\s*["\']?|@import\s+["\'])((?:https?:)?//[^"\')\s]+)', re.I)
 LOCAL = re.compile(r'^(?:https?:)?//(?:127\.0\.0\.1|localhost|\[::1\])(?:[:/]|$)', re.I)
 
@@ -39,14 +41,13 @@ def external_loads(folder: Path  # a built site
         text = f.read_text(encoding='utf-8', errors='replace')
         urls = []
         if f.suffix in ('.html', '.svg'):
-            # <link rel="..."> that is not a stylesheet/icon/preload (canonical, alternate, license) loads nothing
-            for m in LOAD_ATTR.finditer(text):
+            for m in LOAD_TAG.finditer(text):
                 tag = m.group(0)
-                if m.group(1).lower() == 'link' and not re.search(r'rel\s*=\s*["\']?[^"\'>]*(stylesheet|icon|preload|modulepreload|manifest)', tag, re.I): continue
-                if m.group(1).lower() == 'a': continue
-                urls.append(m.group(3))
+                # a <link> loads only as stylesheet, icon, preload or manifest (not canonical, alternate, license)
+                if m.group(1).lower() == 'link' and not re.search(r'\brel\s*=\s*["\']?[^"\'>]*\b(stylesheet|icon|preload|modulepreload|manifest)', tag, re.I): continue
+                urls += LOAD_ATTR.findall(tag)
             for block in re.findall(r'<style\b[^>]*>(.*?)</style>', text, re.S | re.I): urls += CSS_URL.findall(block)
-            urls += [u for u in re.findall(r'style\s*=\s*"([^"]*)"', text) for u in CSS_URL.findall(u)]
+            urls += [u for st in re.findall(r'style\s*=\s*"([^"]*)"', text) for u in CSS_URL.findall(st)]
         elif f.suffix == '.css': urls += CSS_URL.findall(text)
         else: urls += re.findall(r'(?:import\s*\(|from\s+|importScripts\()\s*["\']((?:https?:)?//[^"\']+)', text)
         found += [f'{f.relative_to(folder)}: {u}' for u in urls if not LOCAL.match(u)]

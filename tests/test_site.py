@@ -110,12 +110,16 @@ def test_no_file_loads_anything_from_another_host(site):
 
 def test_the_load_scanner_catches_loads(tmp_path):
     (tmp_path / 'a.html').write_text('<link rel="stylesheet" href="https://cdn.example.org/x.css">'
-                                     '<a href="https://github.com/x">a link is fine</a><img src="//img.example.org/y.png">')
+                                     '<a href="https://github.com/x">a link is fine</a><img src="//img.example.org/y.png">'
+                                     '<link href="https://cdn.example.org/late-rel.css" rel="stylesheet">')
     (tmp_path / 'b.css').write_text('@import url("https://fonts.example.org/css"); body{background:url(/local.png)}')
-    (tmp_path / 'c.html').write_text('<script src="http://127.0.0.1:8000/ok.js"></script><link rel="canonical" href="https://example.org/">')
+    (tmp_path / 'c.html').write_text('<script src="http://127.0.0.1:8000/ok.js"></script><link rel="canonical" href="https://example.org/">'
+                                     '<div style="background: url(https://bg.example.org/z.jpg)"></div>')
+    (tmp_path / 'd.js').write_text('import("https://esm.example.org/m.js"); const s = "https://just.a.string/";')
     found = docs_build.external_loads(tmp_path)
-    assert sorted(found) == ['a.html: //img.example.org/y.png', 'a.html: https://cdn.example.org/x.css',
-                             'b.css: https://fonts.example.org/css'], found
+    assert sorted(found) == ['a.html: //img.example.org/y.png', 'a.html: https://cdn.example.org/late-rel.css',
+                             'a.html: https://cdn.example.org/x.css', 'b.css: https://fonts.example.org/css',
+                             'c.html: https://bg.example.org/z.jpg', 'd.js: https://esm.example.org/m.js'], found
 
 
 class Links(HTMLParser):
