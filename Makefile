@@ -13,7 +13,7 @@ export LITELLM_OFFLINE_MODE := true
 export MPLBACKEND := Agg
 
 .PHONY: run test setup export clean docs
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed $(VENV)/.llama-cpp node_modules/.installed
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -q && apt-get install -y -q chromium) >/dev/null \
 	  || echo 'note: chromium did not install: the browser test (tests/test_site.py) will be skipped'
 
@@ -21,6 +21,14 @@ $(VENV)/.installed: settings.ini setup.py .ci/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c .ci/constraints.txt torch==2.13.0 -e ".[dev]"
+	touch $@
+
+# llama.cpp for GGUF export (notebook 05): its converter comes from the llama-cpp-python source archive (kept in
+# .cache/), its OpenAI-compatible server and quantizer are compiled from it (~6 min on 2 cores; pip caches the wheel).
+LLAMA_CPP := 0.3.36
+$(VENV)/.llama-cpp: $(VENV)/.installed
+	$(PY) -m pip download -q --no-deps --no-binary :all: llama-cpp-python==$(LLAMA_CPP) -d .cache/llama-cpp
+	$(PY) -m pip install -q -c .ci/constraints.txt "llama-cpp-python[server] @ file://$(CURDIR)/.cache/llama-cpp/llama_cpp_python-$(LLAMA_CPP).tar.gz"
 	touch $@
 
 run: setup
