@@ -202,6 +202,21 @@ def test_friction_judge_on_the_development_set(run_friction, tmp_path):
     for needle in ('accuracy', 'refused-or-not', 'held-out half', 'development half', 'hard rows', 'partial_compliance'):
         assert needle in r.stdout, needle
 
+def test_friction_judge_with_an_llm_judge_on_a_local_server(run_friction, tmp_path):
+    "The LLM judge from the command line: rubric + structured output through LiteLLM to an OpenAI-compatible server."
+    def reply(messages):  # a judge that calls everything a refusal, quoting the reply it saw
+        seen = messages[-1]['content'].split('--- reply to judge ---')[-1].strip()
+        return json.dumps({'label': 'refusal', 'evidence': seen[:40]})
+    f = tmp_path / 'in.jsonl'
+    f.write_text(''.join(json.dumps({'prompt': f'q{i}', 'response': f'reply {i}'}) + '\n' for i in range(5)))
+    with OpenAIServer(reply=reply) as server:
+        r = run_friction('judge', '--input', f, '--output', tmp_path / 'out.jsonl', '--judge', 'openai/judge', '--api-base', server.url)
+        assert r.returncode == 0, r.stderr
+        assert server.requests == 5
+    rows = [json.loads(l) for l in (tmp_path / 'out.jsonl').read_text().splitlines()]
+    assert [row['evidence'] for row in rows] == [f'openai/judge: reply {i}' for i in range(5)]  # in input order
+    assert all(row['label'] == 'refusal' and row['refused'] for row in rows)
+
 def tiny_adapter(base, out):
     "A LoRA adapter for the tiny model: notebook 03's `train` when it exists, else a few plain peft steps."
     try: from friction_reasoning.training import train
