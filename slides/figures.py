@@ -45,6 +45,14 @@ def caption(info: dict) -> str:
     return s
 
 
+def artefact_file(run_dir: Path, path: str) -> Path | None:
+    "An artefact's file: run.json may hold paths relative to where `friction run` was started, so try the run folder too."
+    p = Path(path)
+    for cand in (p, Path(run_dir) / p, Path(run_dir) / Path(*p.parts[-2:])):
+        if cand.is_file(): return cand
+    return None
+
+
 def copy_figures(run_dir: Path,  # a `friction run` output folder (holds run.json)
                  dest: Path = HERE / 'figures',  # where the slides look for their figures
                  hardware: str | None = None,  # what the run ran on; default: this machine
@@ -55,7 +63,7 @@ def copy_figures(run_dir: Path,  # a `friction run` output folder (holds run.jso
                                                f'(friction run --profile smoke --out {run_dir})')
     run = json.loads(run_json.read_text(encoding='utf-8'))
     arts, prof = run.get('artefacts', {}), run.get('profile', {})
-    found = {k: Path(arts[k]) for k in PLOTS if arts.get(k) and Path(arts[k]).is_file()}
+    found = {k: f for k in PLOTS if arts.get(k) and (f := artefact_file(run_dir, arts[k]))}
     if not found: raise SystemExit(f"figures: error: {run_json}: no {' or '.join(PLOTS)} artefact that is a file "
                                    f"(stages run: {', '.join(run.get('stages', {})) or 'none'})")
     for k, path in found.items():
