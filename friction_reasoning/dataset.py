@@ -8,7 +8,7 @@ __all__ = ['GENERATOR_VERSION', 'Turn', 'Thought', 'Record', 'read_records', 'to
            'dataset_stats', 'plot_stats', 'to_dataset', 'dataset_card', 'push_to_hub', 'generate_args', 'generate_cmd',
            'validate_args', 'validate_cmd', 'dataset_stage']
 
-# %% ../nbs/02_dataset.ipynb #c7ea870c
+# %% ../nbs/02_dataset.ipynb #0392db6f
 import asyncio, json, os, re, sys
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -24,7 +24,7 @@ from .core import (BEHAVIOURS, FrictionError, add_profile_arg, behaviour, data_p
 from .agents import (PERSONAS, STANDIN_MODEL, LLMError, acomplete, answer_messages, missing_keys,
                                        persona_messages, run_sync, vary_messages)
 
-# %% ../nbs/02_dataset.ipynb #56a55618
+# %% ../nbs/02_dataset.ipynb #9914073a
 class Turn(BaseModel):
     "An earlier message of the dialogue."
     role: Literal['user', 'assistant']  # who said it
@@ -59,7 +59,7 @@ class Record(BaseModel):
         if '<think>' in v or '</think>' in v: raise ValueError('must not contain <think> tags')
         return v
 
-# %% ../nbs/02_dataset.ipynb #e08740b0
+# %% ../nbs/02_dataset.ipynb #7ab893ce
 def read_records(path:str|Path # a JSONL file of records
                 ) -> list:
     "The records of a JSONL file; a bad line raises `FrictionError` naming file, line and field."
@@ -83,7 +83,7 @@ def to_messages(record:Record, # one friction dialogue
             [t.model_dump() for t in record.history] + [{'role': 'user', 'content': record.user_input},
             {'role': 'assistant', 'content': render_think([t.thought for t in record.thoughts], record.final_answer)}])
 
-# %% ../nbs/02_dataset.ipynb #6a214d39
+# %% ../nbs/02_dataset.ipynb #ef3462af
 class Seed(BaseModel):
     "A seed prompt for the relay."
     model_config = ConfigDict(extra='forbid')
@@ -116,7 +116,7 @@ def load_seeds(path:str|Path|None=None, # JSONL of seeds; None: the course's dat
     if len(set(ids)) < len(ids): raise FrictionError(f"{path}: duplicate seed id {next(i for i in ids if ids.count(i) > 1)!r}")
     return seeds
 
-# %% ../nbs/02_dataset.ipynb #94bab484
+# %% ../nbs/02_dataset.ipynb #a2d51398
 GENERATOR_VERSION = f"friction_reasoning {__version__} relay v1"  # stored with every generated record
 
 def _clean(text:str, model:str) -> str:
@@ -149,7 +149,7 @@ def relay(seed:Seed, model:str=STANDIN_MODEL, sample_seed:int=0, record_id:str|N
     "`arelay` from ordinary (non-async) code, Jupyter included."
     return run_sync(arelay(seed, model, sample_seed, record_id, vary, **kw))
 
-# %% ../nbs/02_dataset.ipynb #f3141cfa
+# %% ../nbs/02_dataset.ipynb #9a4a3589
 @dataclass(frozen=True)
 class Job:
     "One dialogue to make."
@@ -170,7 +170,7 @@ def plan(seeds:list, # `Seed`s
     return [Job(f"{order[i % len(order)].id}-{i // len(order)}", order[i % len(order)], base_seed * 1_000_003 + i,
                 vary=i >= len(order)) for i in range(n)]
 
-# %% ../nbs/02_dataset.ipynb #915d8c19
+# %% ../nbs/02_dataset.ipynb #354975f7
 def _append(fd:int, record:Record):
     "Append `record` as one line and push it to disk."
     data = (record.model_dump_json() + '\n').encode('utf-8')
@@ -211,7 +211,7 @@ def _open_for_append(path:Path):
         yield fd
     finally: os.close(fd)
 
-# %% ../nbs/02_dataset.ipynb #707c5d07
+# %% ../nbs/02_dataset.ipynb #c7d11973
 async def _make_all(todo, fd, model, concurrency, retries, bar, kw) -> list:
     "Run the relays of `todo`, `concurrency` at a time; append each record as it finishes; return the failures."
     failed, jobs = [], iter(todo)
@@ -256,7 +256,7 @@ def generate(out:str|Path, # JSONL file to write (appended to, and resumed, if i
             failed = run_sync(_make_all(todo, fd, model, concurrency, retries, bar, kw)) if todo else []
     return {'out': str(out), 'requested': n, 'existing': len(done), 'written': len(todo) - len(failed), 'failed': failed}
 
-# %% ../nbs/02_dataset.ipynb #49fcf00a
+# %% ../nbs/02_dataset.ipynb #6cb137ed
 @dataclass(frozen=True)
 class Problem:
     "One problem in a dataset file."
@@ -290,7 +290,7 @@ def near_duplicates(texts:list, # one text per row
         sets.append(s)
     return found
 
-# %% ../nbs/02_dataset.ipynb #1a965c17
+# %% ../nbs/02_dataset.ipynb #2faf3a37
 def _think_problem(text:str) -> str|None:
     "What is wrong with an assistant turn that should be `<think>...</think>` then an answer, or None."
     opens, closes = text.count('<think>'), text.count('</think>')
@@ -340,7 +340,7 @@ def _chat_problems(n:int, obj:dict) -> tuple:
         probs.append(Problem(n, 'behaviour', f"unknown behaviour {obj['behaviour']!r} (valid: {', '.join(BEHAVIOURS)})"))
     return probs, ' '.join(split_think(m['content'])[1] for m in msgs if m['role'] != 'system')
 
-# %% ../nbs/02_dataset.ipynb #542dfe89
+# %% ../nbs/02_dataset.ipynb #21a03568
 def validate_file(path:str|Path, # a JSONL file of records (or of chat `messages` rows)
                   threshold:float=0.8, # Jaccard similarity of word 3-shingles from which rows are near-duplicates
                  ) -> list:
@@ -370,7 +370,7 @@ def validate_file(path:str|Path, # a JSONL file of records (or of chat `messages
         problems.append(Problem(rows[i], 'dialogue', f"{kind} of line {rows[j]}"))
     return sorted(problems, key=lambda p: p.line)
 
-# %% ../nbs/02_dataset.ipynb #46af8ded
+# %% ../nbs/02_dataset.ipynb #09903875
 def dataset_stats(records:list # `Record`s
                  ) -> dict:
     "Counts per behaviour and length statistics (in words) of answers and monologues."
@@ -403,7 +403,7 @@ def plot_stats(records:list, # `Record`s
     fig.savefig(path, dpi=90); plt.close(fig)
     return path
 
-# %% ../nbs/02_dataset.ipynb #fbcd9f75
+# %% ../nbs/02_dataset.ipynb #95bb71dc
 def to_dataset(records:list, # `Record`s
                system:str|None=None, # optional system prompt in every row
               ):
@@ -476,7 +476,7 @@ def push_to_hub(records:list, # `Record`s
         raise FrictionError(f"could not push to the Hub ({repo_id}): {_first_line(e).replace(token, '***')}") from None
     return f"https://huggingface.co/datasets/{repo_id}"
 
-# %% ../nbs/02_dataset.ipynb #37ebb72f
+# %% ../nbs/02_dataset.ipynb #fa08f0b0
 def generate_args(p):
     add_profile_arg(p)
     p.add_argument('-n', '--n', type=int, default=None, help="records the file should hold (default: the profile's n_generate)")
@@ -498,6 +498,7 @@ def generate_cmd(args) -> int:
     if not args.api_base and (missing := missing_keys(model)):
         raise FrictionError(f"model {model} needs {', '.join(missing)} in the environment", code=2)
     kw = {'timeout': args.timeout} | ({'api_base': args.api_base} if args.api_base else {})
+    print(f"friction generate: profile {prof.name}, model {model}, {n} records, {conc} in flight -> {args.out}", flush=True)
     rep = generate(args.out, n, model, args.seeds, conc, prof.seed, args.retries, **kw)
     print(f"{rep['out']}: {rep['existing'] + rep['written']}/{n} records ({rep['existing']} already there, "
           f"{rep['written']} new, {len(rep['failed'])} failed)")
@@ -518,7 +519,7 @@ def validate_cmd(args) -> int:
     print(f"{args.file}: {n} lines, {len(probs)} problem{'s' * (len(probs) != 1)}" + (' (clean)' if not probs else ''))
     return 1 if probs else 0
 
-# %% ../nbs/02_dataset.ipynb #584a493a
+# %% ../nbs/02_dataset.ipynb #bf8a072c
 def dataset_stage(profile, # the run's `Profile`
                   run_dir:Path, # the run folder
                   artefacts:dict, # what earlier stages made (and 'overwrite')
