@@ -8,7 +8,7 @@ __all__ = ['GENERATOR_VERSION', 'Turn', 'Thought', 'Record', 'read_records', 'to
            'dataset_stats', 'plot_stats', 'to_dataset', 'dataset_card', 'push_to_hub', 'generate_args', 'generate_cmd',
            'validate_args', 'validate_cmd', 'dataset_stage']
 
-# %% ../nbs/02_dataset.ipynb #0392db6f
+# %% ../nbs/02_dataset.ipynb #9fb445d2
 import asyncio, json, os, re, sys
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -24,7 +24,7 @@ from .core import (BEHAVIOURS, FrictionError, add_profile_arg, behaviour, data_p
 from .agents import (PERSONAS, STANDIN_MODEL, LLMError, acomplete, answer_messages, missing_keys,
                                        persona_messages, run_sync, vary_messages)
 
-# %% ../nbs/02_dataset.ipynb #9914073a
+# %% ../nbs/02_dataset.ipynb #12784d42
 class Turn(BaseModel):
     "An earlier message of the dialogue."
     role: Literal['user', 'assistant']  # who said it
@@ -59,7 +59,7 @@ class Record(BaseModel):
         if '<think>' in v or '</think>' in v: raise ValueError('must not contain <think> tags')
         return v
 
-# %% ../nbs/02_dataset.ipynb #7ab893ce
+# %% ../nbs/02_dataset.ipynb #cfa3fdf1
 def read_records(path:str|Path # a JSONL file of records
                 ) -> list:
     "The records of a JSONL file; a bad line raises `FrictionError` naming file, line and field."
@@ -83,7 +83,7 @@ def to_messages(record:Record, # one friction dialogue
             [t.model_dump() for t in record.history] + [{'role': 'user', 'content': record.user_input},
             {'role': 'assistant', 'content': render_think([t.thought for t in record.thoughts], record.final_answer)}])
 
-# %% ../nbs/02_dataset.ipynb #ef3462af
+# %% ../nbs/02_dataset.ipynb #b1cb1c44
 class Seed(BaseModel):
     "A seed prompt for the relay."
     model_config = ConfigDict(extra='forbid')
@@ -116,7 +116,7 @@ def load_seeds(path:str|Path|None=None, # JSONL of seeds; None: the course's dat
     if len(set(ids)) < len(ids): raise FrictionError(f"{path}: duplicate seed id {next(i for i in ids if ids.count(i) > 1)!r}")
     return seeds
 
-# %% ../nbs/02_dataset.ipynb #a2d51398
+# %% ../nbs/02_dataset.ipynb #c75f64fa
 GENERATOR_VERSION = f"friction_reasoning {__version__} relay v1"  # stored with every generated record
 
 def _clean(text:str, model:str) -> str:
@@ -149,7 +149,7 @@ def relay(seed:Seed, model:str=STANDIN_MODEL, sample_seed:int=0, record_id:str|N
     "`arelay` from ordinary (non-async) code, Jupyter included."
     return run_sync(arelay(seed, model, sample_seed, record_id, vary, **kw))
 
-# %% ../nbs/02_dataset.ipynb #9a4a3589
+# %% ../nbs/02_dataset.ipynb #4e6b8dc0
 @dataclass(frozen=True)
 class Job:
     "One dialogue to make."
@@ -170,7 +170,7 @@ def plan(seeds:list, # `Seed`s
     return [Job(f"{order[i % len(order)].id}-{i // len(order)}", order[i % len(order)], base_seed * 1_000_003 + i,
                 vary=i >= len(order)) for i in range(n)]
 
-# %% ../nbs/02_dataset.ipynb #354975f7
+# %% ../nbs/02_dataset.ipynb #78498c26
 def _append(fd:int, record:Record):
     "Append `record` as one line and push it to disk."
     data = (record.model_dump_json() + '\n').encode('utf-8')
@@ -211,7 +211,7 @@ def _open_for_append(path:Path):
         yield fd
     finally: os.close(fd)
 
-# %% ../nbs/02_dataset.ipynb #c7d11973
+# %% ../nbs/02_dataset.ipynb #821eead9
 async def _make_all(todo, fd, model, concurrency, retries, bar, kw) -> list:
     "Run the relays of `todo`, `concurrency` at a time; append each record as it finishes; return the failures."
     failed, jobs = [], iter(todo)
@@ -219,7 +219,10 @@ async def _make_all(todo, fd, model, concurrency, retries, bar, kw) -> list:
         for job in jobs:  # all workers share one iterator: each takes the next job
             for attempt in range(retries + 1):
                 try: record = await arelay(job.seed, model, job.sample_seed + 7919 * attempt, job.id, job.vary, **kw)
-                except (LLMError, ValidationError) as e: reason = f"{getattr(e, 'reason', 'invalid record')}: {_first_line(e)}"
+                except LLMError as e:
+                    if e.reason == 'auth': raise  # a missing or wrong key fails every dialogue: stop the run
+                    reason = f"{e.reason}: {_first_line(e)}"
+                except ValidationError as e: reason = f"invalid record: {_first_line(e)}"
                 except Exception as e: reason = f"{type(e).__name__}: {_first_line(e)}"  # never let one dialogue end the run
                 else:
                     _append(fd, record); bar.update(1); break
@@ -256,7 +259,7 @@ def generate(out:str|Path, # JSONL file to write (appended to, and resumed, if i
             failed = run_sync(_make_all(todo, fd, model, concurrency, retries, bar, kw)) if todo else []
     return {'out': str(out), 'requested': n, 'existing': len(done), 'written': len(todo) - len(failed), 'failed': failed}
 
-# %% ../nbs/02_dataset.ipynb #6cb137ed
+# %% ../nbs/02_dataset.ipynb #cd7b6f69
 @dataclass(frozen=True)
 class Problem:
     "One problem in a dataset file."
@@ -290,7 +293,7 @@ def near_duplicates(texts:list, # one text per row
         sets.append(s)
     return found
 
-# %% ../nbs/02_dataset.ipynb #2faf3a37
+# %% ../nbs/02_dataset.ipynb #c616c9d5
 def _think_problem(text:str) -> str|None:
     "What is wrong with an assistant turn that should be `<think>...</think>` then an answer, or None."
     opens, closes = text.count('<think>'), text.count('</think>')
@@ -340,7 +343,7 @@ def _chat_problems(n:int, obj:dict) -> tuple:
         probs.append(Problem(n, 'behaviour', f"unknown behaviour {obj['behaviour']!r} (valid: {', '.join(BEHAVIOURS)})"))
     return probs, ' '.join(split_think(m['content'])[1] for m in msgs if m['role'] != 'system')
 
-# %% ../nbs/02_dataset.ipynb #21a03568
+# %% ../nbs/02_dataset.ipynb #5cc8cf97
 def validate_file(path:str|Path, # a JSONL file of records (or of chat `messages` rows)
                   threshold:float=0.8, # Jaccard similarity of word 3-shingles from which rows are near-duplicates
                  ) -> list:
@@ -370,7 +373,7 @@ def validate_file(path:str|Path, # a JSONL file of records (or of chat `messages
         problems.append(Problem(rows[i], 'dialogue', f"{kind} of line {rows[j]}"))
     return sorted(problems, key=lambda p: p.line)
 
-# %% ../nbs/02_dataset.ipynb #09903875
+# %% ../nbs/02_dataset.ipynb #242dbd02
 def dataset_stats(records:list # `Record`s
                  ) -> dict:
     "Counts per behaviour and length statistics (in words) of answers and monologues."
@@ -403,7 +406,7 @@ def plot_stats(records:list, # `Record`s
     fig.savefig(path, dpi=90); plt.close(fig)
     return path
 
-# %% ../nbs/02_dataset.ipynb #95bb71dc
+# %% ../nbs/02_dataset.ipynb #94f789b4
 def to_dataset(records:list, # `Record`s
                system:str|None=None, # optional system prompt in every row
               ):
@@ -476,7 +479,7 @@ def push_to_hub(records:list, # `Record`s
         raise FrictionError(f"could not push to the Hub ({repo_id}): {_first_line(e).replace(token, '***')}") from None
     return f"https://huggingface.co/datasets/{repo_id}"
 
-# %% ../nbs/02_dataset.ipynb #fa08f0b0
+# %% ../nbs/02_dataset.ipynb #e51e55b4
 def generate_args(p):
     add_profile_arg(p)
     p.add_argument('-n', '--n', type=int, default=None, help="records the file should hold (default: the profile's n_generate)")
@@ -519,7 +522,7 @@ def validate_cmd(args) -> int:
     print(f"{args.file}: {n} lines, {len(probs)} problem{'s' * (len(probs) != 1)}" + (' (clean)' if not probs else ''))
     return 1 if probs else 0
 
-# %% ../nbs/02_dataset.ipynb #bf8a072c
+# %% ../nbs/02_dataset.ipynb #d0e0bd65
 def dataset_stage(profile, # the run's `Profile`
                   run_dir:Path, # the run folder
                   artefacts:dict, # what earlier stages made (and 'overwrite')

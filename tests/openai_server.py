@@ -2,7 +2,7 @@
 
 It answers `POST /v1/chat/completions` after `latency` seconds and can inject the faults a real provider shows:
 
-- `'429'`: rate limited (with a `Retry-After: 0` header); `'500'`: server error;
+- `'429'`: rate limited (with a `Retry-After: 0` header); `'500'`: server error; `'401'`: key rejected;
 - `'timeout'`: waits `hang` seconds before answering, longer than a client's timeout;
 - `'malformed'`: status 200 with a body that is not JSON; `'empty'`: a reply whose content is '';
 - `'truncated'`: `finish_reason='length'`; `'refusal'`: `finish_reason='content_filter'`, no content.
@@ -14,7 +14,7 @@ the pytest fixture `openai_server` (import it into a test module: `from openai_s
 import json, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FAULTS = ('429', '500', 'timeout', 'malformed', 'empty', 'truncated', 'refusal')
+FAULTS = ('401', '429', '500', 'timeout', 'malformed', 'empty', 'truncated', 'refusal')
 
 
 def echo_reply(messages):
@@ -74,6 +74,8 @@ class OpenAIServer:
                 if fault == '429':
                     return self._send(429, {'error': {'message': 'rate limited (test server)', 'type': 'rate_limit_error'}},
                                       [('Retry-After', '0')])
+                if fault == '401':
+                    return self._send(401, {'error': {'message': 'invalid api key (test server)', 'type': 'invalid_request_error'}})
                 if fault == '500':
                     return self._send(500, {'error': {'message': 'internal error (test server)', 'type': 'server_error'}})
                 if fault == 'malformed': return self._send(200, b'{"id": "x", "choices": [ this is not json')

@@ -141,3 +141,9 @@ def test_importing_litellm_does_not_reach_for_the_network():
     out = __import__('json').loads(r.stdout.strip().splitlines()[-1])
     assert out['attempts'] == [], out['attempts']
     assert (out['cost_map'], out['offline']) == ('True', 'true')
+
+
+def test_rejected_key_is_not_retried(openai_server):
+    openai_server.faults = ['401'] * 3
+    with pytest.raises(LLMError) as e: call(openai_server, retries=3)
+    assert e.value.reason == 'auth' and openai_server.requests == 1

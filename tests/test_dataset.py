@@ -54,6 +54,14 @@ def test_one_bad_answer_fails_only_its_dialogue(openai_server, tmp_path, fault, 
     assert (rep['existing'], rep['written'], rep['failed']) == (6, 1, [])
 
 
+def test_a_rejected_key_stops_the_run_at_once(openai_server, tmp_path):
+    openai_server.faults = ['401'] * 100
+    with pytest.raises(FrictionError) as e:
+        generate(tmp_path / 'g.jsonl', 7, 'openai/test', api_base=openai_server.url, concurrency=1, **FAST)
+    assert e.value.reason == 'auth' and 'set the key in the environment' in str(e.value)
+    assert openai_server.requests == 1
+
+
 def test_cli_reports_failures_and_exits_nonzero(openai_server, tmp_path, run_friction):
     openai_server.rules = [('Why do goldfish only remember', 'refusal')]
     r = run_friction('generate', '-n', '3', '--out', tmp_path / 'g.jsonl', '--model', 'openai/test',
