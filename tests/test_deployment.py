@@ -536,6 +536,19 @@ def test_deployment_stage_without_adapter_does_nothing(tmp_path, capsys):
     assert 'nothing to deploy' in capsys.readouterr().out and list(tmp_path.iterdir()) == []
 
 
+def test_deployment_stage_exports_once_and_keeps_it(tiny, tmp_path, capsys):
+    from friction_reasoning.core import get_profile
+    root, base, adapter = tiny
+    arts = dep.deployment_stage(get_profile('smoke'), tmp_path, {'adapter': str(adapter), 'base_model': str(base)})
+    assert sorted(arts) == ['gguf_f16', 'gguf_q8_0', 'merged_model', 'modelfile']
+    assert all(Path(v).exists() and Path(v).is_relative_to(tmp_path / 'deployment') for v in arts.values())
+    before = tree(tmp_path / 'deployment')
+    assert dep.deployment_stage(get_profile('smoke'), tmp_path, {'adapter': str(adapter), 'base_model': str(base)}) == arts
+    assert 'kept' in capsys.readouterr().out and tree(tmp_path / 'deployment') == before
+    mf = dep.read_modelfile(arts['modelfile'])
+    assert dict(mf['PARAMETER'])['num_ctx'] == str(2 * get_profile('smoke').max_seq_len)
+
+
 def smoke_artefacts(smoke_run):
     arts = json.loads((smoke_run / 'run.json').read_text())['artefacts']
     if not arts.get('adapter'): pytest.skip('the smoke run has no training stage yet (no adapter)')
