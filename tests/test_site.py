@@ -164,8 +164,9 @@ def test_slides_are_one_self_contained_file_with_speaker_notes(site):
     info = ROOT / 'slides' / 'figures' / 'figures.json'
     if info.exists():  # the run's plots are embedded, labelled with the profile and the hardware that made them
         fig = json.loads(info.read_text())
-        assert fig['profile'] in html and fig['hardware'] in html
-        if fig['profile'] == 'smoke': assert 'not results of a real model' in html
+        flat = ' '.join(html.split())
+        assert f"Profile <code>{fig['profile']}</code> · {fig['hardware']}" in flat, 'the plots are not labelled'
+        if fig['profile'] == 'smoke': assert 'not results of a real model' in flat
         assert len(re.findall(r'<img\b[^>]*\b(?:data-)?src="data:image/png;base64,', html)) >= len(fig['files'])
 
 
