@@ -153,7 +153,7 @@ def docs_build_failures(nb):
         runs = bool(d & {'export', 'exports', 'exporti', 'exec_doc'}) or has_import or re.search(r'^show_doc', src, re.M)
         if not runs: continue
         free = names_used_now(tree) - known - names_defined(tree)
-        if free: bad.append((i, src.strip().splitlines()[0][:60], sorted(free)))
+        if free: bad.append((i, next(l for l in src.splitlines() if l.strip() and not l.startswith('#|'))[:60], sorted(free)))
         known |= names_defined(tree)
     return bad
 
