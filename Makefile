@@ -16,6 +16,8 @@ export MPLBACKEND := Agg
 setup: $(VENV)/.installed $(VENV)/.llama-cpp node_modules/.installed
 	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -q && apt-get install -y -q chromium) >/dev/null \
 	  || echo 'note: chromium did not install: the browser test (tests/test_site.py) will be skipped'
+	@command -v go >/dev/null || [ "$$(id -u)" != 0 ] || (apt-get update -q && apt-get install -y -q golang-go) >/dev/null \
+	  || echo 'note: Go did not install: the Ollama template test (tests/test_deployment.py) will be skipped'
 
 $(VENV)/.installed: settings.ini setup.py .ci/constraints.txt
 	$(PYTHON) -m venv $(VENV)
