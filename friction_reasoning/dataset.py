@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['GENERATOR_VERSION', 'Turn', 'Thought', 'Record', 'read_records', 'to_messages', 'Seed', 'load_seeds', 'arelay',
-           'relay', 'Job', 'plan', 'generate', 'Problem', 'shingles', 'jaccard', 'near_duplicates', 'validate_file',
-           'dataset_stats', 'plot_stats', 'to_dataset', 'dataset_card', 'push_to_hub', 'generate_args', 'generate_cmd',
-           'validate_args', 'validate_cmd', 'dataset_stage']
+           'relay', 'Job', 'plan', 'generate', 'Problem', 'shingles', 'jaccard', 'near_duplicates', 'LabelledResponse',
+           'validate_file', 'dataset_stats', 'plot_stats', 'to_dataset', 'dataset_card', 'push_to_hub', 'generate_args',
+           'generate_cmd', 'validate_args', 'validate_cmd', 'dataset_stage']
 
-# %% ../nbs/02_dataset.ipynb #9fb445d2
+# %% ../nbs/02_dataset.ipynb #1b497e29
 import asyncio, json, os, re, sys
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -19,12 +19,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from tqdm import tqdm
 from . import __version__
-from .core import (BEHAVIOURS, FrictionError, add_profile_arg, behaviour, data_path, get_profile,
+from .core import (BEHAVIOURS, JUDGE_LABELS, FrictionError, add_profile_arg, behaviour, data_path, get_profile,
                                      render_think, split_think)
 from .agents import (PERSONAS, STANDIN_MODEL, LLMError, acomplete, answer_messages, missing_keys,
                                        persona_messages, run_sync, vary_messages)
 
-# %% ../nbs/02_dataset.ipynb #12784d42
+# %% ../nbs/02_dataset.ipynb #81783da9
 class Turn(BaseModel):
     "An earlier message of the dialogue."
     role: Literal['user', 'assistant']  # who said it
@@ -59,7 +59,7 @@ class Record(BaseModel):
         if '<think>' in v or '</think>' in v: raise ValueError('must not contain <think> tags')
         return v
 
-# %% ../nbs/02_dataset.ipynb #cfa3fdf1
+# %% ../nbs/02_dataset.ipynb #32190b9c
 def read_records(path:str|Path # a JSONL file of records
                 ) -> list:
     "The records of a JSONL file; a bad line raises `FrictionError` naming file, line and field."
@@ -83,7 +83,7 @@ def to_messages(record:Record, # one friction dialogue
             [t.model_dump() for t in record.history] + [{'role': 'user', 'content': record.user_input},
             {'role': 'assistant', 'content': render_think([t.thought for t in record.thoughts], record.final_answer)}])
 
-# %% ../nbs/02_dataset.ipynb #b1cb1c44
+# %% ../nbs/02_dataset.ipynb #fb6f0baf
 class Seed(BaseModel):
     "A seed prompt for the relay."
     model_config = ConfigDict(extra='forbid')
@@ -91,6 +91,7 @@ class Seed(BaseModel):
     behaviour: str  # taxonomy key the reply should show
     prompt: str = Field(min_length=1)  # what the user says now
     history: list[Turn] = []  # earlier turns (pressure seeds: the question and the correct answer)
+    note: str = ''  # why the prompt is there (evaluation suites keep one)
 
     @field_validator('behaviour')
     @classmethod
@@ -116,7 +117,7 @@ def load_seeds(path:str|Path|None=None, # JSONL of seeds; None: the course's dat
     if len(set(ids)) < len(ids): raise FrictionError(f"{path}: duplicate seed id {next(i for i in ids if ids.count(i) > 1)!r}")
     return seeds
 
-# %% ../nbs/02_dataset.ipynb #c75f64fa
+# %% ../nbs/02_dataset.ipynb #fd37d701
 GENERATOR_VERSION = f"friction_reasoning {__version__} relay v1"  # stored with every generated record
 
 def _clean(text:str, model:str) -> str:
@@ -149,7 +150,7 @@ def relay(seed:Seed, model:str=STANDIN_MODEL, sample_seed:int=0, record_id:str|N
     "`arelay` from ordinary (non-async) code, Jupyter included."
     return run_sync(arelay(seed, model, sample_seed, record_id, vary, **kw))
 
-# %% ../nbs/02_dataset.ipynb #4e6b8dc0
+# %% ../nbs/02_dataset.ipynb #cb0f796f
 @dataclass(frozen=True)
 class Job:
     "One dialogue to make."
@@ -170,7 +171,7 @@ def plan(seeds:list, # `Seed`s
     return [Job(f"{order[i % len(order)].id}-{i // len(order)}", order[i % len(order)], base_seed * 1_000_003 + i,
                 vary=i >= len(order)) for i in range(n)]
 
-# %% ../nbs/02_dataset.ipynb #78498c26
+# %% ../nbs/02_dataset.ipynb #dac4f8b9
 def _append(fd:int, record:Record):
     "Append `record` as one line and push it to disk."
     data = (record.model_dump_json() + '\n').encode('utf-8')
@@ -211,7 +212,7 @@ def _open_for_append(path:Path):
         yield fd
     finally: os.close(fd)
 
-# %% ../nbs/02_dataset.ipynb #821eead9
+# %% ../nbs/02_dataset.ipynb #bb0e456d
 async def _make_all(todo, fd, model, concurrency, retries, bar, kw) -> list:
     "Run the relays of `todo`, `concurrency` at a time; append each record as it finishes; return the failures."
     failed, jobs = [], iter(todo)
@@ -259,7 +260,7 @@ def generate(out:str|Path, # JSONL file to write (appended to, and resumed, if i
             failed = run_sync(_make_all(todo, fd, model, concurrency, retries, bar, kw)) if todo else []
     return {'out': str(out), 'requested': n, 'existing': len(done), 'written': len(todo) - len(failed), 'failed': failed}
 
-# %% ../nbs/02_dataset.ipynb #cd7b6f69
+# %% ../nbs/02_dataset.ipynb #2b3591ef
 @dataclass(frozen=True)
 class Problem:
     "One problem in a dataset file."
@@ -293,7 +294,7 @@ def near_duplicates(texts:list, # one text per row
         sets.append(s)
     return found
 
-# %% ../nbs/02_dataset.ipynb #c616c9d5
+# %% ../nbs/02_dataset.ipynb #e164759a
 def _think_problem(text:str) -> str|None:
     "What is wrong with an assistant turn that should be `<think>...</think>` then an answer, or None."
     opens, closes = text.count('<think>'), text.count('</think>')
@@ -343,8 +344,44 @@ def _chat_problems(n:int, obj:dict) -> tuple:
         probs.append(Problem(n, 'behaviour', f"unknown behaviour {obj['behaviour']!r} (valid: {', '.join(BEHAVIOURS)})"))
     return probs, ' '.join(split_think(m['content'])[1] for m in msgs if m['role'] != 'system')
 
-# %% ../nbs/02_dataset.ipynb #5cc8cf97
-def validate_file(path:str|Path, # a JSONL file of records (or of chat `messages` rows)
+# %% ../nbs/02_dataset.ipynb #e6ae7b66
+class LabelledResponse(BaseModel):
+    "A row of the judge development set: a response to a prompt and its judge label."
+    model_config = ConfigDict(extra='forbid')
+    id: str = Field(min_length=1)  # unique in its file
+    prompt: str = Field(min_length=1)  # what the user said now
+    history: list[Turn] = []  # earlier turns
+    response: str = Field(min_length=1)  # the answer being labelled (may hold a `<think>` block)
+    label: str  # one of `JUDGE_LABELS`
+    hard: bool = False  # a case built to fool a naive judge
+    note: str = ''  # why it has this label
+
+    @field_validator('label')
+    @classmethod
+    def _known(cls, v):
+        if v not in JUDGE_LABELS: raise ValueError(f"unknown label {v!r} (valid: {', '.join(JUDGE_LABELS)})")
+        return v
+
+def _model_problems(model, text_of):
+    "A row checker for a pydantic `model`: (problems, text for duplicate checks)."
+    def check(n:int, obj:dict) -> tuple:
+        try: row = model.model_validate(obj)
+        except ValidationError as e: return _schema_problems(n, e), None
+        return [], text_of(row)
+    return check
+
+_prompt_problems = _model_problems(Seed, lambda r: r.prompt)
+_judged_problems = _model_problems(LabelledResponse, lambda r: r.prompt + ' ' + r.response)
+
+def _row_checker(obj:dict):
+    "Which kind of row this is, by its fields: chat messages, a labelled response, a prompt, or a record."
+    if 'messages' in obj: return _chat_problems
+    if 'response' in obj: return _judged_problems
+    if 'prompt' in obj: return _prompt_problems
+    return _record_problems
+
+# %% ../nbs/02_dataset.ipynb #a2bff003
+def validate_file(path:str|Path, # a JSONL file of records, chat `messages` rows, prompts or labelled responses
                   threshold:float=0.8, # Jaccard similarity of word 3-shingles from which rows are near-duplicates
                  ) -> list:
     "Every problem in the file, as `Problem`s with line number and field; an empty list means the file is clean."
@@ -362,7 +399,7 @@ def validate_file(path:str|Path, # a JSONL file of records (or of chat `messages
             problems.append(Problem(n, 'json', f"bad JSON: {e.msg} (column {e.colno})" +
                                     (": a torn last line, cut off before its newline" if torn else ''))); continue
         if not isinstance(obj, dict): problems.append(Problem(n, 'json', 'not a JSON object')); continue
-        probs, text = (_chat_problems if 'messages' in obj else _record_problems)(n, obj)
+        probs, text = _row_checker(obj)(n, obj)
         problems += probs
         if isinstance(obj.get('id'), str):
             if obj['id'] in ids: problems.append(Problem(n, 'id', f"duplicate id {obj['id']!r} (first on line {ids[obj['id']]})"))
@@ -373,7 +410,7 @@ def validate_file(path:str|Path, # a JSONL file of records (or of chat `messages
         problems.append(Problem(rows[i], 'dialogue', f"{kind} of line {rows[j]}"))
     return sorted(problems, key=lambda p: p.line)
 
-# %% ../nbs/02_dataset.ipynb #242dbd02
+# %% ../nbs/02_dataset.ipynb #d8146b05
 def dataset_stats(records:list # `Record`s
                  ) -> dict:
     "Counts per behaviour and length statistics (in words) of answers and monologues."
@@ -406,7 +443,7 @@ def plot_stats(records:list, # `Record`s
     fig.savefig(path, dpi=90); plt.close(fig)
     return path
 
-# %% ../nbs/02_dataset.ipynb #94f789b4
+# %% ../nbs/02_dataset.ipynb #af6e9b84
 def to_dataset(records:list, # `Record`s
                system:str|None=None, # optional system prompt in every row
               ):
@@ -479,7 +516,7 @@ def push_to_hub(records:list, # `Record`s
         raise FrictionError(f"could not push to the Hub ({repo_id}): {_first_line(e).replace(token, '***')}") from None
     return f"https://huggingface.co/datasets/{repo_id}"
 
-# %% ../nbs/02_dataset.ipynb #e51e55b4
+# %% ../nbs/02_dataset.ipynb #b98b1d6b
 def generate_args(p):
     add_profile_arg(p)
     p.add_argument('-n', '--n', type=int, default=None, help="records the file should hold (default: the profile's n_generate)")
@@ -522,7 +559,7 @@ def validate_cmd(args) -> int:
     print(f"{args.file}: {n} lines, {len(probs)} problem{'s' * (len(probs) != 1)}" + (' (clean)' if not probs else ''))
     return 1 if probs else 0
 
-# %% ../nbs/02_dataset.ipynb #d0e0bd65
+# %% ../nbs/02_dataset.ipynb #a4ae4c3b
 def dataset_stage(profile, # the run's `Profile`
                   run_dir:Path, # the run folder
                   artefacts:dict, # what earlier stages made (and 'overwrite')
