@@ -12,14 +12,14 @@ __all__ = ['LLAMA_CPP_PYTHON', 'GGUF_TYPES', 'VERIFY_PROMPT', 'QUANT_TYPES', 'OL
            'export_args', 'quiet_transformers', 'export_cmd', 'compare_args', 'read_prompts', 'compare_cmd',
            'deployment_stage']
 
-# %% ../nbs/05_deployment.ipynb #c753857a
+# %% ../nbs/05_deployment.ipynb #65628b10
 import json, os, re, shutil, subprocess, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from .core import (BEHAVIOURS, CHAT_TEMPLATES, FrictionError, atomic_dir, write_json, split_think,
                                      add_profile_arg, get_profile, has_cuda)
 
-# %% ../nbs/05_deployment.ipynb #3be97779
+# %% ../nbs/05_deployment.ipynb #3d8493cd
 def inference_chat_template(chat_format:str='chatml' # a key of `CHAT_TEMPLATES`
                            ) -> str:
     "The training chat template without trl's `{% generation %}` markers: what inference engines can render."
@@ -34,7 +34,7 @@ def chat_format_of(template:str|None # a tokenizer's chat template
     if template is None or '<|im_start|>' in template: return 'chatml'
     raise FrictionError("the tokenizer's chat template is neither ChatML nor the DeepSeek-R1 format")
 
-# %% ../nbs/05_deployment.ipynb #b7aef62a
+# %% ../nbs/05_deployment.ipynb #e92907b3
 def adapter_base(adapter:str|Path # a LoRA adapter folder (`adapter_config.json` inside)
                 ) -> str:
     "The base model an adapter was trained on, as recorded in its `adapter_config.json`."
@@ -76,7 +76,7 @@ def check_adapter_fits(adapter:str|Path, # the LoRA adapter folder
             raise FrictionError(f"adapter does not fit this base: its tokenizer differs from the base's "
                                 f"({len(mine)} vs {len(theirs)} tokens; e.g. {diff}): it was trained on another base")
 
-# %% ../nbs/05_deployment.ipynb #02d7af4f
+# %% ../nbs/05_deployment.ipynb #5c381c19
 def _n_params(folder:Path) -> int:
     "Number of weights in a folder's safetensors files, read from their headers (nothing is loaded)."
     from safetensors import safe_open
@@ -165,7 +165,7 @@ def merge_adapter(adapter:str|Path, # LoRA adapter folder (from `friction train`
     if base_model and str(base_model) != recorded: print(f"note: adapter was trained on {recorded}; merged into {base}")
     return out
 
-# %% ../nbs/05_deployment.ipynb #d47e839b
+# %% ../nbs/05_deployment.ipynb #b05e78e3
 LLAMA_CPP_PYTHON = '0.3.36'  # llama-cpp-python release whose vendored llama.cpp converts and serves
 
 def cache_dir() -> Path:
@@ -200,7 +200,7 @@ def llama_cpp_source(download:bool=True # fetch the sdist with pip when it is no
         tar.extractall(tmp, members=members, filter='data')
     return src
 
-# %% ../nbs/05_deployment.ipynb #542eb5d2
+# %% ../nbs/05_deployment.ipynb #62a4cea9
 def declared_pre_tokenizer(model_dir:str|Path # a transformers model folder with tokenizer.json
                           ) -> str|None:
     "'qwen2' when the folder's tokenizer normalizes and pre-splits text exactly as Qwen2's does, else None."
@@ -217,7 +217,7 @@ def declared_pre_tokenizer(model_dir:str|Path # a transformers model folder with
             and steps[1].get('use_regex') is False)
     return 'qwen2' if same else None
 
-# %% ../nbs/05_deployment.ipynb #f5451c36
+# %% ../nbs/05_deployment.ipynb #001410a3
 _CONVERT = '''
 import runpy, sys
 src, pre, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -269,7 +269,7 @@ def convert_to_gguf(model_dir:str|Path, # merged transformers folder
     finally: tmp.unlink(missing_ok=True)
     return out
 
-# %% ../nbs/05_deployment.ipynb #abbc9c6a
+# %% ../nbs/05_deployment.ipynb #60e6201f
 def gguf_metadata(path:str|Path, # a .gguf file
                   keys:tuple=('general.architecture', 'general.file_type', 'tokenizer.ggml.pre',
                               'tokenizer.ggml.eos_token_id', 'tokenizer.chat_template'), # fields to read
@@ -284,7 +284,7 @@ def gguf_metadata(path:str|Path, # a .gguf file
         out[k] = v
     return out
 
-# %% ../nbs/05_deployment.ipynb #156abffa
+# %% ../nbs/05_deployment.ipynb #052e13ee
 VERIFY_PROMPT = [{'role': 'user', 'content': 'Since the Moon is made of cheese, how long would it feed Europe?'}]
 
 def greedy_ids(folder:str|Path, # model folder (or the folder a GGUF lies in)
@@ -311,7 +311,7 @@ def verify_gguf(gguf:str|Path, # the GGUF file to check
     same = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
     return {'file': gguf.name, 'tokens': len(want), 'agreeing_prefix': same, 'identical': want == got}
 
-# %% ../nbs/05_deployment.ipynb #c14b2736
+# %% ../nbs/05_deployment.ipynb #38a17b02
 QUANT_TYPES = {'q4_K_M': 15, 'q5_K_M': 17, 'q6_K': 18}  # llama.cpp's LLAMA_FTYPE numbers for the quantizer
 
 def quantize_gguf(f16:str|Path, # the f16 GGUF to start from
@@ -340,7 +340,7 @@ def quantize_gguf(f16:str|Path, # the f16 GGUF to start from
     finally: tmp.unlink(missing_ok=True)
     return out
 
-# %% ../nbs/05_deployment.ipynb #36669288
+# %% ../nbs/05_deployment.ipynb #397196a5
 OLLAMA_TEMPLATES = {  # Go templates for Ollama, rendering exactly what `inference_chat_template` renders
     'chatml': (
         '{{- range $i, $_ := .Messages }}<|im_start|>{{ .Role }}\n'
@@ -361,7 +361,7 @@ SYSTEM_PROMPT = ("You are a helpful assistant. Think first inside <think> and </
                  "what is not known, ask what an ambiguous request means, decline harmful requests kindly, say when a "
                  "question makes no sense, and keep a correct answer under pressure.")
 
-# %% ../nbs/05_deployment.ipynb #6393d2e7
+# %% ../nbs/05_deployment.ipynb #e2e11f60
 def ollama_commands(name:str='friction', # the Ollama model name
                     modelfile:str='Modelfile', # path of the Modelfile, as the user will type it
                    ) -> str:
@@ -409,7 +409,7 @@ def read_modelfile(path:str|Path # a Modelfile
         else: out[m.group(1)] = value
     return out
 
-# %% ../nbs/05_deployment.ipynb #65302654
+# %% ../nbs/05_deployment.ipynb #2680f205
 def _free_port() -> int:
     import socket
     with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
@@ -466,7 +466,7 @@ def chat(messages:list, # OpenAI-style chat messages
     thinking = getattr(msg, 'reasoning_content', None)
     return (f"<think>\n{thinking.strip()}\n</think>\n\n" if thinking else '') + (msg.content or '')
 
-# %% ../nbs/05_deployment.ipynb #0a0f8e1d
+# %% ../nbs/05_deployment.ipynb #3e3636a6
 def hub_kind(folder:str|Path # a folder to upload
             ) -> str:
     "'adapter', 'merged' or 'gguf': what a folder holds, judged by its files."
@@ -509,7 +509,7 @@ def publish(folder:str|Path, # an adapter, merged-model or GGUF folder
     print(f"uploaded: https://huggingface.co/{repo_id}")
     return files
 
-# %% ../nbs/05_deployment.ipynb #4ceef4e2
+# %% ../nbs/05_deployment.ipynb #2b10b2c3
 DEFAULT_PROMPTS = [
     {'behaviour': 'challenge_premise',
      'prompt': 'Since the Great Wall of China is visible from the Moon with the naked eye, what else can astronauts see from there?'},
@@ -523,7 +523,7 @@ DEFAULT_PROMPTS = [
     {'behaviour': 'answer', 'prompt': 'How do I undo my last git commit but keep the changes in my files?'},
 ]
 
-# %% ../nbs/05_deployment.ipynb #8c71e591
+# %% ../nbs/05_deployment.ipynb #bb2ca22b
 from dataclasses import dataclass
 from typing import Callable
 
@@ -587,7 +587,7 @@ def open_backend(spec:str, # folder, .gguf file, or LiteLLM id (optionally `id@a
         yield Backend(short, lambda m: chat(m, model, api_base=api_base or None, max_tokens=max_new_tokens))
     else: raise FrictionError(f"{spec!r} is not a model folder, a .gguf file or a LiteLLM id (provider/model)")
 
-# %% ../nbs/05_deployment.ipynb #5d290a7c
+# %% ../nbs/05_deployment.ipynb #bf5c4ef1
 def reply_parts(reply:str # a model's reply
                ) -> tuple:
     "`(monologue, answer)`; a `<think>` block that never closes is all monologue and no answer."
@@ -616,7 +616,7 @@ def compare(backends:list, # `Backend`s, usually two: baseline and tuned
         rows.append(row)
     return rows
 
-# %% ../nbs/05_deployment.ipynb #022d3ba7
+# %% ../nbs/05_deployment.ipynb #e9f52dd8
 def _expected(row): return BEHAVIOURS[row['behaviour']].expected_label if row.get('behaviour') in BEHAVIOURS else None
 
 def show_compare(rows:list, # what `compare` returned
@@ -674,7 +674,7 @@ def compare_html(rows:list # what `compare` returned
     return (f'<table><thead><tr><th style="text-align:left">prompt</th>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 
-# %% ../nbs/05_deployment.ipynb #d0de3d96
+# %% ../nbs/05_deployment.ipynb #f3f8050f
 def _gguf_card(name, base, files, chat_format, checks) -> str:
     lines = [f"GGUF files of the friction-tuned model `{name}` (base `{base}`, chat format `{chat_format}`), converted "
              f"with llama.cpp's `convert_hf_to_gguf.py` from llama-cpp-python {LLAMA_CPP_PYTHON}.", "",
@@ -726,7 +726,7 @@ def export(adapter:str|Path, # LoRA adapter folder
            'modelfile': at(modelfile), 'checks': checks}
     return res
 
-# %% ../nbs/05_deployment.ipynb #2754e2cc
+# %% ../nbs/05_deployment.ipynb #c34a337c
 def export_args(p):
     p.add_argument('--adapter', required=True, help='LoRA adapter folder (from friction train)')
     p.add_argument('--out', required=True, help='export folder: merged/, gguf/ (GGUF files, Modelfile, card)')
