@@ -143,15 +143,17 @@ class Profile:
     memory_budget_gib: float  # training peak GPU memory this profile is sized to stay under
     minutes: str  # what the whole course costs in time on this hardware
     seed: int = 0  # one seed for data order, LoRA init and sampling
+    train_embeddings: bool = False  # also train the (tied) token embeddings: only for the tiny model, whose embeddings start random
 
 # %% ../nbs/00_concept.ipynb #c8b9e3e7
 PROFILES = {p.name: p for p in [
     Profile('smoke', 'CPU smoke run: tiny model built on the spot, offline LLM stand-in', 'any laptop CPU, 2 cores',
             needs_gpu=False, base_model='tiny', chat_format='chatml', load_in_4bit=False, compute_dtype='float32',
             llm_model='friction-standin/offline', max_seq_len=512, lora_r=16, lora_alpha=32, lora_dropout=0.0,
-            learning_rate=3e-3, num_epochs=3, max_steps=-1, batch_size=8, grad_accum=1, gradient_checkpointing=False,
+            learning_rate=5e-3, num_epochs=3, max_steps=-1, batch_size=1, grad_accum=1, gradient_checkpointing=False,
             eval_fraction=0.1, early_stopping_patience=3, n_generate=12, gen_concurrency=4,
-            eval_max_new_tokens=64, eval_batch_size=32, memory_budget_gib=0.0, minutes='about 5 minutes on 2 cores'),
+            eval_max_new_tokens=64, eval_batch_size=32, memory_budget_gib=0.0, minutes='about 5 minutes on 2 cores',
+            train_embeddings=True),
     Profile('t4', 'Colab T4: 1.5B reasoning model, QLoRA in fp16', 'NVIDIA T4, 16 GB (free Colab)',
             needs_gpu=True, base_model='deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', chat_format='deepseek',
             load_in_4bit=True, compute_dtype='float16', llm_model='ollama/qwen2.5:7b-instruct', max_seq_len=1024,
