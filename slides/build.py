@@ -49,7 +49,9 @@ def figure_slides(fig_dir: Path) -> dict:
             out[f'{slot}_figure'] = f'{img}\n\n[{label}]{{.figure-label}}'
         else:
             out[f'{slot}_figure'] = f'*The run copied into slides/figures/ has no plot of {what}.*\n\n[{label}]{{.figure-label}}'
-        out[f'{slot}_notes'] = 'Say it out loud: ' + info['caption']
+        out[f'{slot}_notes'] = 'Say it out loud: ' + info['caption'] + (
+            ' Expect no push-back gain from the tiny model: it learns the shape of an answer, not its sense. What the '
+            'smoke run shows is that every stage ran and measured.' if info['profile'] == 'smoke' and slot == 'scorecard' else '')
     return out
 
 
