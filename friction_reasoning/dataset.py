@@ -8,7 +8,7 @@ __all__ = ['GENERATOR_VERSION', 'Turn', 'Thought', 'Record', 'read_records', 'to
            'validate_file', 'dataset_stats', 'plot_stats', 'to_dataset', 'dataset_card', 'push_to_hub', 'generate_args',
            'generate_cmd', 'validate_args', 'validate_cmd', 'dataset_stage']
 
-# %% ../nbs/02_dataset.ipynb #1b497e29
+# %% ../nbs/02_dataset.ipynb #599a4ab1
 import asyncio, json, os, re, sys
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -24,7 +24,7 @@ from .core import (BEHAVIOURS, JUDGE_LABELS, FrictionError, add_profile_arg, beh
 from .agents import (PERSONAS, STANDIN_MODEL, LLMError, acomplete, answer_messages, missing_keys,
                                        persona_messages, run_sync, vary_messages)
 
-# %% ../nbs/02_dataset.ipynb #81783da9
+# %% ../nbs/02_dataset.ipynb #f2dc531d
 class Turn(BaseModel):
     "An earlier message of the dialogue."
     role: Literal['user', 'assistant']  # who said it
@@ -59,7 +59,7 @@ class Record(BaseModel):
         if '<think>' in v or '</think>' in v: raise ValueError('must not contain <think> tags')
         return v
 
-# %% ../nbs/02_dataset.ipynb #32190b9c
+# %% ../nbs/02_dataset.ipynb #bccecc2f
 def read_records(path:str|Path # a JSONL file of records
                 ) -> list:
     "The records of a JSONL file; a bad line raises `FrictionError` naming file, line and field."
@@ -83,7 +83,7 @@ def to_messages(record:Record, # one friction dialogue
             [t.model_dump() for t in record.history] + [{'role': 'user', 'content': record.user_input},
             {'role': 'assistant', 'content': render_think([t.thought for t in record.thoughts], record.final_answer)}])
 
-# %% ../nbs/02_dataset.ipynb #fb6f0baf
+# %% ../nbs/02_dataset.ipynb #bdfe45e3
 class Seed(BaseModel):
     "A seed prompt for the relay."
     model_config = ConfigDict(extra='forbid')
@@ -117,7 +117,7 @@ def load_seeds(path:str|Path|None=None, # JSONL of seeds; None: the course's dat
     if len(set(ids)) < len(ids): raise FrictionError(f"{path}: duplicate seed id {next(i for i in ids if ids.count(i) > 1)!r}")
     return seeds
 
-# %% ../nbs/02_dataset.ipynb #fd37d701
+# %% ../nbs/02_dataset.ipynb #4a71612c
 GENERATOR_VERSION = f"friction_reasoning {__version__} relay v1"  # stored with every generated record
 
 def _clean(text:str, model:str) -> str:
@@ -150,7 +150,7 @@ def relay(seed:Seed, model:str=STANDIN_MODEL, sample_seed:int=0, record_id:str|N
     "`arelay` from ordinary (non-async) code, Jupyter included."
     return run_sync(arelay(seed, model, sample_seed, record_id, vary, **kw))
 
-# %% ../nbs/02_dataset.ipynb #cb0f796f
+# %% ../nbs/02_dataset.ipynb #8db1b06a
 @dataclass(frozen=True)
 class Job:
     "One dialogue to make."
@@ -171,7 +171,7 @@ def plan(seeds:list, # `Seed`s
     return [Job(f"{order[i % len(order)].id}-{i // len(order)}", order[i % len(order)], base_seed * 1_000_003 + i,
                 vary=i >= len(order)) for i in range(n)]
 
-# %% ../nbs/02_dataset.ipynb #dac4f8b9
+# %% ../nbs/02_dataset.ipynb #f634463b
 def _append(fd:int, record:Record):
     "Append `record` as one line and push it to disk."
     data = (record.model_dump_json() + '\n').encode('utf-8')
@@ -212,7 +212,7 @@ def _open_for_append(path:Path):
         yield fd
     finally: os.close(fd)
 
-# %% ../nbs/02_dataset.ipynb #bb0e456d
+# %% ../nbs/02_dataset.ipynb #439f913a
 async def _make_all(todo, fd, model, concurrency, retries, bar, kw) -> list:
     "Run the relays of `todo`, `concurrency` at a time; append each record as it finishes; return the failures."
     failed, jobs = [], iter(todo)
@@ -260,7 +260,7 @@ def generate(out:str|Path, # JSONL file to write (appended to, and resumed, if i
             failed = run_sync(_make_all(todo, fd, model, concurrency, retries, bar, kw)) if todo else []
     return {'out': str(out), 'requested': n, 'existing': len(done), 'written': len(todo) - len(failed), 'failed': failed}
 
-# %% ../nbs/02_dataset.ipynb #2b3591ef
+# %% ../nbs/02_dataset.ipynb #db9aca2b
 @dataclass(frozen=True)
 class Problem:
     "One problem in a dataset file."
@@ -294,7 +294,7 @@ def near_duplicates(texts:list, # one text per row
         sets.append(s)
     return found
 
-# %% ../nbs/02_dataset.ipynb #e164759a
+# %% ../nbs/02_dataset.ipynb #5a19936a
 def _think_problem(text:str) -> str|None:
     "What is wrong with an assistant turn that should be `<think>...</think>` then an answer, or None."
     opens, closes = text.count('<think>'), text.count('</think>')
@@ -344,7 +344,7 @@ def _chat_problems(n:int, obj:dict) -> tuple:
         probs.append(Problem(n, 'behaviour', f"unknown behaviour {obj['behaviour']!r} (valid: {', '.join(BEHAVIOURS)})"))
     return probs, ' '.join(split_think(m['content'])[1] for m in msgs if m['role'] != 'system')
 
-# %% ../nbs/02_dataset.ipynb #e6ae7b66
+# %% ../nbs/02_dataset.ipynb #1231af1b
 class LabelledResponse(BaseModel):
     "A row of the judge development set: a response to a prompt and its judge label."
     model_config = ConfigDict(extra='forbid')
@@ -380,7 +380,7 @@ def _row_checker(obj:dict):
     if 'prompt' in obj: return _prompt_problems
     return _record_problems
 
-# %% ../nbs/02_dataset.ipynb #a2bff003
+# %% ../nbs/02_dataset.ipynb #3e69161e
 def validate_file(path:str|Path, # a JSONL file of records, chat `messages` rows, prompts or labelled responses
                   threshold:float=0.8, # Jaccard similarity of word 3-shingles from which rows are near-duplicates
                  ) -> list:
@@ -410,7 +410,7 @@ def validate_file(path:str|Path, # a JSONL file of records, chat `messages` rows
         problems.append(Problem(rows[i], 'dialogue', f"{kind} of line {rows[j]}"))
     return sorted(problems, key=lambda p: p.line)
 
-# %% ../nbs/02_dataset.ipynb #d8146b05
+# %% ../nbs/02_dataset.ipynb #a448188f
 def dataset_stats(records:list # `Record`s
                  ) -> dict:
     "Counts per behaviour and length statistics (in words) of answers and monologues."
@@ -443,7 +443,7 @@ def plot_stats(records:list, # `Record`s
     fig.savefig(path, dpi=90); plt.close(fig)
     return path
 
-# %% ../nbs/02_dataset.ipynb #af6e9b84
+# %% ../nbs/02_dataset.ipynb #fd94dc2f
 def to_dataset(records:list, # `Record`s
                system:str|None=None, # optional system prompt in every row
               ):
@@ -516,7 +516,7 @@ def push_to_hub(records:list, # `Record`s
         raise FrictionError(f"could not push to the Hub ({repo_id}): {_first_line(e).replace(token, '***')}") from None
     return f"https://huggingface.co/datasets/{repo_id}"
 
-# %% ../nbs/02_dataset.ipynb #b98b1d6b
+# %% ../nbs/02_dataset.ipynb #c768b3d5
 def generate_args(p):
     add_profile_arg(p)
     p.add_argument('-n', '--n', type=int, default=None, help="records the file should hold (default: the profile's n_generate)")
@@ -559,7 +559,7 @@ def validate_cmd(args) -> int:
     print(f"{args.file}: {n} lines, {len(probs)} problem{'s' * (len(probs) != 1)}" + (' (clean)' if not probs else ''))
     return 1 if probs else 0
 
-# %% ../nbs/02_dataset.ipynb #a4ae4c3b
+# %% ../nbs/02_dataset.ipynb #b97b7fbe
 def dataset_stage(profile, # the run's `Profile`
                   run_dir:Path, # the run folder
                   artefacts:dict, # what earlier stages made (and 'overwrite')
