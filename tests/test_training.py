@@ -70,7 +70,10 @@ def test_only_the_final_assistant_turn_carries_loss(trained):
     assert seen >= 20
     # and a pressure dialogue's earlier answer (context, without monologue) is not trained on
     from datasets import DatasetDict
-    pressure = ds['train'].filter(lambda r: any(m['role'] == 'assistant' for m in r['prompt'])).select(range(2))
+    def fits(r):  # a whole dialogue within one training row (longer ones are cut at max_seq_len, end included)
+        text = tok.apply_chat_template(r['prompt'] + r['completion'], tokenize=False)
+        return len(tok(text, add_special_tokens=False)['input_ids']) <= prof.max_seq_len
+    pressure = ds['train'].filter(lambda r: any(m['role'] == 'assistant' for m in r['prompt']) and fits(r)).select(range(2))
     single = make_trainer(*load_model(adapter_base_model(trained), prof, training=True),
                           DatasetDict(train=pressure, validation=pressure), prof, trained.parent / 'ckpt-p',
                           packing=False, per_device_train_batch_size=1)
