@@ -28,7 +28,8 @@ def main():
     ap.add_argument('--unpacked-batch', type=int, default=8, help='rows per step for the comparison without packing')
     args = ap.parse_args()
     from friction_reasoning.core import get_profile, build_tiny_model
-    from friction_reasoning.training import load_model, chat_dataset, make_trainer, _hardware
+    from friction_reasoning.training import load_model, chat_dataset, make_trainer, _hardware, quiet_libraries
+    quiet_libraries()
     prof = get_profile('smoke')
     tmp = Path(tempfile.mkdtemp())
     lines = [l for l in Path(args.data).read_text(encoding='utf-8').splitlines() if l.strip()]
