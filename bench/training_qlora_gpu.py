@@ -23,7 +23,10 @@ def random_checkpoint(hub_id, folder):
     from friction_reasoning.training import QWEN2_SHAPES
     cfg = Qwen2Config(**QWEN2_SHAPES[hub_id], bos_token_id=0, eos_token_id=0, pad_token_id=0)
     torch.manual_seed(0)
-    with torch.device('cuda'): model = Qwen2ForCausalLM(cfg).to(torch.bfloat16)
+    torch.set_default_dtype(torch.bfloat16)  # build in bf16 directly: a float32 7B would need 30 GB
+    try:
+        with torch.device('cuda'): model = Qwen2ForCausalLM(cfg)
+    finally: torch.set_default_dtype(torch.float32)
     n = sum(p.numel() for p in model.parameters())
     model.save_pretrained(folder, max_shard_size='4GB')
     del model; gc.collect(); torch.cuda.empty_cache()
