@@ -8,7 +8,7 @@ __all__ = ['GENERATOR_VERSION', 'Turn', 'Thought', 'Record', 'read_records', 'to
            'validate_file', 'dataset_stats', 'plot_stats', 'to_dataset', 'dataset_card', 'push_to_hub', 'generate_args',
            'generate_cmd', 'validate_args', 'validate_cmd', 'dataset_stage']
 
-# %% ../nbs/02_dataset.ipynb #599a4ab1
+# %% ../nbs/02_dataset.ipynb #8af6c862
 import asyncio, json, os, re, sys
 from collections import Counter, defaultdict
 from contextlib import contextmanager
@@ -24,7 +24,7 @@ from .core import (BEHAVIOURS, JUDGE_LABELS, FrictionError, add_profile_arg, beh
 from .agents import (PERSONAS, STANDIN_MODEL, LLMError, acomplete, answer_messages, missing_keys,
                                        persona_messages, run_sync, vary_messages)
 
-# %% ../nbs/02_dataset.ipynb #f2dc531d
+# %% ../nbs/02_dataset.ipynb #2f514bff
 class Turn(BaseModel):
     "An earlier message of the dialogue."
     role: Literal['user', 'assistant']  # who said it
@@ -59,21 +59,26 @@ class Record(BaseModel):
         if '<think>' in v or '</think>' in v: raise ValueError('must not contain <think> tags')
         return v
 
-# %% ../nbs/02_dataset.ipynb #bccecc2f
+# %% ../nbs/02_dataset.ipynb #91fe01e1
+def _read_models(path:str|Path, # a JSONL file
+                 model, # the pydantic model every line must validate as
+                ) -> list:
+    "Every line of `path` as a `model`; the first bad line raises `FrictionError` naming file, line and field."
+    path = Path(path)
+    if not path.exists(): raise FrictionError(f"{path}: no such file")
+    rows = []
+    for n, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
+        if not line.strip(): continue
+        try: rows.append(model.model_validate_json(line))
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise FrictionError(f"{path}:{n}: field {'.'.join(map(str, err['loc'])) or 'json'!r}: {err['msg']}") from None
+    return rows
+
 def read_records(path:str|Path # a JSONL file of records
                 ) -> list:
     "The records of a JSONL file; a bad line raises `FrictionError` naming file, line and field."
-    path = Path(path)
-    if not path.exists(): raise FrictionError(f"{path}: no such file")
-    records = []
-    for n, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
-        if not line.strip(): continue
-        try: records.append(Record.model_validate_json(line))
-        except ValidationError as e:
-            err = e.errors()[0]
-            field = '.'.join(map(str, err['loc'])) or 'json'
-            raise FrictionError(f"{path}:{n}: field {field!r}: {err['msg']}") from None
-    return records
+    return _read_models(path, Record)
 
 def to_messages(record:Record, # one friction dialogue
                 system:str|None=None, # an optional system prompt put first
@@ -83,7 +88,7 @@ def to_messages(record:Record, # one friction dialogue
             [t.model_dump() for t in record.history] + [{'role': 'user', 'content': record.user_input},
             {'role': 'assistant', 'content': render_think([t.thought for t in record.thoughts], record.final_answer)}])
 
-# %% ../nbs/02_dataset.ipynb #bdfe45e3
+# %% ../nbs/02_dataset.ipynb #b36c0f89
 class Seed(BaseModel):
     "A seed prompt for the relay."
     model_config = ConfigDict(extra='forbid')
@@ -97,18 +102,6 @@ class Seed(BaseModel):
     @classmethod
     def _known(cls, v): behaviour(v); return v  # `behaviour` raises naming the valid keys
 
-def _read_models(path, model):
-    path = Path(path)
-    if not path.exists(): raise FrictionError(f"{path}: no such file")
-    rows = []
-    for n, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
-        if not line.strip(): continue
-        try: rows.append(model.model_validate_json(line))
-        except ValidationError as e:
-            err = e.errors()[0]
-            raise FrictionError(f"{path}:{n}: field {'.'.join(map(str, err['loc'])) or 'json'!r}: {err['msg']}") from None
-    return rows
-
 def load_seeds(path:str|Path|None=None, # JSONL of seeds; None: the course's data/seeds.jsonl
               ) -> list:
     "The seeds of a file; a bad line raises `FrictionError` naming file, line and field."
@@ -117,7 +110,7 @@ def load_seeds(path:str|Path|None=None, # JSONL of seeds; None: the course's dat
     if len(set(ids)) < len(ids): raise FrictionError(f"{path}: duplicate seed id {next(i for i in ids if ids.count(i) > 1)!r}")
     return seeds
 
-# %% ../nbs/02_dataset.ipynb #4a71612c
+# %% ../nbs/02_dataset.ipynb #235e762a
 GENERATOR_VERSION = f"friction_reasoning {__version__} relay v1"  # stored with every generated record
 
 def _clean(text:str, model:str) -> str:
@@ -150,7 +143,7 @@ def relay(seed:Seed, model:str=STANDIN_MODEL, sample_seed:int=0, record_id:str|N
     "`arelay` from ordinary (non-async) code, Jupyter included."
     return run_sync(arelay(seed, model, sample_seed, record_id, vary, **kw))
 
-# %% ../nbs/02_dataset.ipynb #8db1b06a
+# %% ../nbs/02_dataset.ipynb #6f680c79
 @dataclass(frozen=True)
 class Job:
     "One dialogue to make."
@@ -171,7 +164,7 @@ def plan(seeds:list, # `Seed`s
     return [Job(f"{order[i % len(order)].id}-{i // len(order)}", order[i % len(order)], base_seed * 1_000_003 + i,
                 vary=i >= len(order)) for i in range(n)]
 
-# %% ../nbs/02_dataset.ipynb #f634463b
+# %% ../nbs/02_dataset.ipynb #d9f0fe6e
 def _append(fd:int, record:Record):
     "Append `record` as one line and push it to disk."
     data = (record.model_dump_json() + '\n').encode('utf-8')
@@ -212,7 +205,7 @@ def _open_for_append(path:Path):
         yield fd
     finally: os.close(fd)
 
-# %% ../nbs/02_dataset.ipynb #439f913a
+# %% ../nbs/02_dataset.ipynb #2f2096ba
 async def _make_all(todo, fd, model, concurrency, retries, bar, kw) -> list:
     "Run the relays of `todo`, `concurrency` at a time; append each record as it finishes; return the failures."
     failed, jobs = [], iter(todo)
@@ -260,7 +253,7 @@ def generate(out:str|Path, # JSONL file to write (appended to, and resumed, if i
             failed = run_sync(_make_all(todo, fd, model, concurrency, retries, bar, kw)) if todo else []
     return {'out': str(out), 'requested': n, 'existing': len(done), 'written': len(todo) - len(failed), 'failed': failed}
 
-# %% ../nbs/02_dataset.ipynb #db9aca2b
+# %% ../nbs/02_dataset.ipynb #84da04e7
 @dataclass(frozen=True)
 class Problem:
     "One problem in a dataset file."
@@ -294,7 +287,7 @@ def near_duplicates(texts:list, # one text per row
         sets.append(s)
     return found
 
-# %% ../nbs/02_dataset.ipynb #5a19936a
+# %% ../nbs/02_dataset.ipynb #38838892
 def _think_problem(text:str) -> str|None:
     "What is wrong with an assistant turn that should be `<think>...</think>` then an answer, or None."
     opens, closes = text.count('<think>'), text.count('</think>')
@@ -344,7 +337,7 @@ def _chat_problems(n:int, obj:dict) -> tuple:
         probs.append(Problem(n, 'behaviour', f"unknown behaviour {obj['behaviour']!r} (valid: {', '.join(BEHAVIOURS)})"))
     return probs, ' '.join(split_think(m['content'])[1] for m in msgs if m['role'] != 'system')
 
-# %% ../nbs/02_dataset.ipynb #1231af1b
+# %% ../nbs/02_dataset.ipynb #0de02d89
 class LabelledResponse(BaseModel):
     "A row of the judge development set: a response to a prompt and its judge label."
     model_config = ConfigDict(extra='forbid')
@@ -380,7 +373,7 @@ def _row_checker(obj:dict):
     if 'prompt' in obj: return _prompt_problems
     return _record_problems
 
-# %% ../nbs/02_dataset.ipynb #3e69161e
+# %% ../nbs/02_dataset.ipynb #3739d2e6
 def validate_file(path:str|Path, # a JSONL file of records, chat `messages` rows, prompts or labelled responses
                   threshold:float=0.8, # Jaccard similarity of word 3-shingles from which rows are near-duplicates
                  ) -> list:
@@ -410,7 +403,7 @@ def validate_file(path:str|Path, # a JSONL file of records, chat `messages` rows
         problems.append(Problem(rows[i], 'dialogue', f"{kind} of line {rows[j]}"))
     return sorted(problems, key=lambda p: p.line)
 
-# %% ../nbs/02_dataset.ipynb #a448188f
+# %% ../nbs/02_dataset.ipynb #79f56341
 def dataset_stats(records:list # `Record`s
                  ) -> dict:
     "Counts per behaviour and length statistics (in words) of answers and monologues."
@@ -443,7 +436,7 @@ def plot_stats(records:list, # `Record`s
     fig.savefig(path, dpi=90); plt.close(fig)
     return path
 
-# %% ../nbs/02_dataset.ipynb #fd94dc2f
+# %% ../nbs/02_dataset.ipynb #65ed97e8
 def to_dataset(records:list, # `Record`s
                system:str|None=None, # optional system prompt in every row
               ):
@@ -516,7 +509,7 @@ def push_to_hub(records:list, # `Record`s
         raise FrictionError(f"could not push to the Hub ({repo_id}): {_first_line(e).replace(token, '***')}") from None
     return f"https://huggingface.co/datasets/{repo_id}"
 
-# %% ../nbs/02_dataset.ipynb #c768b3d5
+# %% ../nbs/02_dataset.ipynb #0ed2bfa8
 def generate_args(p):
     add_profile_arg(p)
     p.add_argument('-n', '--n', type=int, default=None, help="records the file should hold (default: the profile's n_generate)")
@@ -559,7 +552,7 @@ def validate_cmd(args) -> int:
     print(f"{args.file}: {n} lines, {len(probs)} problem{'s' * (len(probs) != 1)}" + (' (clean)' if not probs else ''))
     return 1 if probs else 0
 
-# %% ../nbs/02_dataset.ipynb #b97b7fbe
+# %% ../nbs/02_dataset.ipynb #d0e8b954
 def dataset_stage(profile, # the run's `Profile`
                   run_dir:Path, # the run folder
                   artefacts:dict, # what earlier stages made (and 'overwrite')
