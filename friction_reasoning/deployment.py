@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['LLAMA_CPP_PYTHON', 'GGUF_TYPES', 'VERIFY_PROMPT', 'QUANT_TYPES', 'OLLAMA_TEMPLATES', 'STOP_TOKENS', 'SYSTEM_PROMPT',
            'DEFAULT_PROMPTS', 'inference_chat_template', 'chat_format_of', 'adapter_base', 'check_adapter_fits',
-           'writing', 'model_card', 'merge_adapter', 'cache_dir', 'llama_cpp_source', 'declared_pre_tokenizer',
-           'convert_to_gguf', 'gguf_metadata', 'greedy_ids', 'verify_gguf', 'quantize_gguf', 'ollama_commands',
-           'write_modelfile', 'read_modelfile', 'serve_gguf', 'chat', 'hub_kind', 'publish', 'Backend', 'load_local',
+           'writing', 'model_card', 'merge_adapter', 'llama_cpp_source', 'declared_pre_tokenizer', 'convert_to_gguf',
+           'gguf_metadata', 'greedy_ids', 'verify_gguf', 'quantize_gguf', 'ollama_commands', 'write_modelfile',
+           'read_modelfile', 'serve_gguf', 'chat', 'served_check', 'hub_kind', 'publish', 'Backend', 'load_local',
            'local_reply', 'open_backend', 'reply_parts', 'compare', 'show_compare', 'compare_html', 'export',
            'export_args', 'quiet_transformers', 'export_cmd', 'compare_args', 'read_prompts', 'compare_cmd',
            'deployment_stage']
@@ -17,7 +17,7 @@ import json, os, re, shutil, subprocess, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from .core import (BEHAVIOURS, CHAT_TEMPLATES, FrictionError, atomic_dir, write_json, split_think,
-                                     add_profile_arg, get_profile, has_cuda)
+                                     add_profile_arg, get_profile, has_cuda, cache_dir)
 
 # %% ../nbs/05_deployment.ipynb #3d8493cd
 def inference_chat_template(chat_format:str='chatml' # a key of `CHAT_TEMPLATES`
@@ -167,13 +167,6 @@ def merge_adapter(adapter:str|Path, # LoRA adapter folder (from `friction train`
 
 # %% ../nbs/05_deployment.ipynb #b05e78e3
 LLAMA_CPP_PYTHON = '0.3.36'  # llama-cpp-python release whose vendored llama.cpp converts and serves
-
-def cache_dir() -> Path:
-    "Where downloads are kept: `FRICTION_CACHE`, else `.cache/` in a clone of the course, else `~/.cache/friction_reasoning`."
-    if os.environ.get('FRICTION_CACHE'): return Path(os.environ['FRICTION_CACHE'])
-    import friction_reasoning
-    root = Path(friction_reasoning.__file__).resolve().parent.parent
-    return root / '.cache' if (root / 'settings.ini').exists() else Path.home() / '.cache' / 'friction_reasoning'
 
 def llama_cpp_source(download:bool=True # fetch the sdist with pip when it is not cached yet
                     ) -> Path:
@@ -465,6 +458,28 @@ def chat(messages:list, # OpenAI-style chat messages
     msg = litellm.completion(model=model, messages=messages, max_tokens=max_tokens, temperature=temperature, **kw).choices[0].message
     thinking = getattr(msg, 'reasoning_content', None)
     return (f"<think>\n{thinking.strip()}\n</think>\n\n" if thinking else '') + (msg.content or '')
+
+# %% ../nbs/05_deployment.ipynb #4ae34afe
+def served_check(gguf:str|Path, # the GGUF to serve
+                 prompts:list|None=None, # rows with 'prompt' (and 'history'); None: `DEFAULT_PROMPTS`
+                 max_tokens:int=48, # greedy tokens per reply
+                ) -> list:
+    "Serve `gguf` with llama.cpp, ask each prompt through LiteLLM, and compare with transformers' greedy text of the same file."
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    gguf = Path(gguf); prompts = prompts or DEFAULT_PROMPTS
+    chats = [[*(p.get('history') or []), {'role': 'user', 'content': p['prompt']}] for p in prompts]
+    with serve_gguf(gguf, n_ctx=1024) as url:  # repeat_penalty 1.0: plain greedy, like transformers (the server's default is 1.1)
+        served = [chat(m, f'openai/{gguf.stem}', api_base=url, max_tokens=max_tokens, extra_body={'repeat_penalty': 1.0})
+                  for m in chats]
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    rows = []
+    for p, m, s in zip(prompts, chats, served):
+        enc = tok.apply_chat_template(m, add_generation_prompt=True, return_tensors='pt', return_dict=True)
+        ids = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tok.pad_token_id)[0, enc['input_ids'].shape[1]:]
+        want = tok.decode(ids, skip_special_tokens=True).replace('\ufffd', '')  # llama.cpp drops an unfinished character
+        rows.append({'prompt': p['prompt'], 'served': s, 'transformers': want, 'equal': s.strip() == want.strip()})
+    return rows
 
 # %% ../nbs/05_deployment.ipynb #3e3636a6
 def hub_kind(folder:str|Path # a folder to upload
@@ -807,6 +822,7 @@ def deployment_stage(profile, # the run's `Profile`
                      artefacts:dict, # what earlier stages made ('adapter', 'base_model', 'overwrite')
                     ) -> dict:
     "Stage of `friction run`: export the trained adapter (merged model, GGUF f16 + q8_0, Modelfile) to run_dir/deployment."
+    import importlib.util
     if not artefacts.get('adapter'):
         print("no adapter from the training stage: nothing to deploy"); return {}
     out = Path(run_dir) / 'deployment'
@@ -820,5 +836,11 @@ def deployment_stage(profile, # the run's `Profile`
                  num_ctx=min(4096, 2 * profile.max_seq_len))
     for c in res['checks']:
         print(f"{c['file']}: first {c['agreeing_prefix']} of {c['tokens']} greedy tokens agree with the merged model")
+    if importlib.util.find_spec('llama_cpp'):
+        rows = served_check(res['gguf_f16'])
+        write_json(out / 'served_check.json', rows)
+        print(f"served by llama.cpp, asked through LiteLLM: {sum(r['equal'] for r in rows)} of {len(rows)} greedy replies "
+              f"equal transformers' -> {out / 'served_check.json'}")
+    else: print("llama-cpp-python is not installed: the served check was skipped (pip install 'llama-cpp-python[server]')")
     print(f"merged model, GGUF and Modelfile in {out}; Ollama: cd {out / 'gguf'} && ollama create friction -f Modelfile")
     return {k: str(res[k]) for k in keys}

@@ -7,11 +7,12 @@ __all__ = ['COCONOT_MAP', 'DECLINE', 'NOT_DECLINING', 'DECLINE_PHRASES', 'DELIVE
            'LEADING_DENIAL', 'UNCERTAIN', 'CLARIFY', 'OFFER', 'GIVES_IN', 'HOLDS', 'PUSHBACK', 'POSITION_WEIGHTS',
            'THRESHOLD', 'JUDGE_RUBRIC', 'check_item', 'read_suite', 'load_xstest', 'load_coconot', 'load_selfaware',
            'parse_columns', 'load_table', 'take', 'chat_messages', 'generate_answers', 'load_local', 'local_backend',
-           'llm_backend', 'make_backend', 'cut_off', 'answer_part', 'sentences', 'declining', 'friction_score', 'judge',
-           'held_out', 'judge_report', 'print_report', 'Verdict', 'judge_messages', 'llm_judge', 'make_judge',
-           'read_answers', 'answer_suite', 'well_formed_think', 'verdicts', 'judge_rows', 'wilson', 'rate', 'scorecard',
-           'scorecard_table', 'plot_scorecard', 'differences', 'evaluate', 'read_judge_input', 'judge_args',
-           'judge_cmd', 'eval_args', 'load_suite_args', 'adapter_base', 'eval_cmd', 'evaluation_stage']
+           'model_backends', 'llm_backend', 'make_backend', 'cut_off', 'answer_part', 'sentences', 'declining',
+           'friction_score', 'judge', 'held_out', 'judge_report', 'print_report', 'Verdict', 'judge_messages',
+           'llm_judge', 'make_judge', 'read_answers', 'answer_suite', 'well_formed_think', 'verdicts', 'judge_rows',
+           'wilson', 'rate', 'mcnemar', 'paired_tests', 'scorecard', 'scorecard_table', 'plot_scorecard', 'differences',
+           'evaluate', 'read_judge_input', 'judge_args', 'judge_cmd', 'eval_args', 'load_suite_args', 'adapter_base',
+           'eval_cmd', 'summary_md', 'evaluation_stage']
 
 # %% ../nbs/04_evaluation.ipynb #837ad104
 import csv, json, hashlib, os, time
@@ -252,6 +253,29 @@ def local_backend(base_model:str, # folder or hub id of the base model
     answer.spec = f"{base_model}" + (f" + {adapter}" if adapter else '') + f" ({budget} new tokens)"
     answer.chunk = 2 * batch  # prompts per call: saved to disk after each
     return answer
+
+# %% ../nbs/04_evaluation.ipynb #d731369e
+def model_backends(base_model:str, # folder or hub id of the base model
+                   adapter:str|None=None, # LoRA adapter folder; None: the baseline alone
+                   profile:str|None=None, # profile name; its eval_max_new_tokens / eval_batch_size are the defaults
+                   max_new_tokens:int|None=None, # generation budget per answer
+                   batch_size:int|None=None, # prompts per generate call
+                  ) -> dict:
+    "`{'baseline': ..., 'tuned': ...}`: backends sharing one loaded model, the baseline with the adapter switched off."
+    from contextlib import nullcontext
+    prof = get_profile(profile, check_hardware=False)
+    budget, batch = max_new_tokens or prof.eval_max_new_tokens, batch_size or prof.eval_batch_size
+    held = {}
+    def backend(tuned:bool):
+        def answer(prompts, histories=None):
+            if not held: held['m'] = load_local(base_model, adapter, prof.name)
+            model, tok = held['m']
+            with (nullcontext() if tuned or not adapter else model.disable_adapter()):
+                return generate_answers(model, tok, prompts, histories, budget, batch, progress=False)
+        answer.spec = f"{base_model}" + (f" + {adapter}" if tuned else '') + f" ({budget} new tokens)"
+        answer.chunk = batch  # prompts per call: saved to disk after each
+        return answer
+    return {'baseline': backend(False), **({'tuned': backend(True)} if adapter else {})}
 
 # %% ../nbs/04_evaluation.ipynb #07c632ed
 def llm_backend(model:str, # LiteLLM model id
@@ -746,6 +770,33 @@ def rate(flags:list # booleans
     p, lo, hi = wilson(k, n)
     return {'k': k, 'n': n, 'rate': p, 'low': lo, 'high': hi}
 
+# %% ../nbs/04_evaluation.ipynb #79b69011
+def mcnemar(a:list, # booleans of model a, one per prompt
+            b:list, # booleans of model b on the same prompts, in the same order
+           ) -> dict:
+    "Exact McNemar test of paired booleans: `{'n', 'only_a', 'only_b', 'p'}` (two-sided binomial on the disagreements)."
+    if len(a) != len(b): raise ValueError(f"paired test needs the same prompts: {len(a)} vs {len(b)} answers")
+    only_a = sum(bool(x) and not y for x, y in zip(a, b)); only_b = sum(bool(y) and not x for x, y in zip(a, b))
+    n = only_a + only_b
+    p = 1.0 if n == 0 else min(1.0, 2 * sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2 ** n)
+    return {'n': len(a), 'only_a': only_a, 'only_b': only_b, 'p': p}
+
+def paired_tests(rows:list, # judged rows of two or more models
+                 a:str='baseline', b:str='tuned', # the two models to compare
+                ) -> dict:
+    "McNemar per behaviour and for push-back, over-refusal and `<think>`, on the prompts both models answered."
+    by = {(r['model'], r['id']): r for r in rows}
+    ids = [i for i in dict.fromkeys(r['id'] for r in rows) if (a, i) in by and (b, i) in by]
+    hit = lambda r: r['label'] == BEHAVIOURS[r['behaviour']].expected_label
+    def test(keep, flag): 
+        sel = [i for i in ids if keep(by[a, i])]
+        return mcnemar([flag(by[a, i]) for i in sel], [flag(by[b, i]) for i in sel])
+    out = {f'behaviour:{k}': test(lambda r, k=k: r['behaviour'] == k, hit) for k in BEHAVIOURS if any(by[a, i]['behaviour'] == k for i in ids)}
+    out['push_back'] = test(lambda r: r['behaviour'] != 'answer', hit)
+    out['over_refusal'] = test(lambda r: r['behaviour'] == 'answer', lambda r: r['refused'])
+    out['think_ok'] = test(lambda r: True, lambda r: r['think_ok'])
+    return {'models': [a, b], 'test': 'exact McNemar, two-sided', **out}
+
 # %% ../nbs/04_evaluation.ipynb #96f947e1
 def scorecard(rows:list # judged answer rows of one or more models
              ) -> dict:
@@ -775,25 +826,27 @@ def _pct(r): return '-' if r['rate'] is None else f"{r['rate']:.0%} [{r['low']:.
 
 def scorecard_table(card:dict # `scorecard(...)`
                    ) -> str:
-    "The scorecard as a markdown table, models side by side, with the change from the first model to the last."
+    "The scorecard as a markdown table, models side by side, with the change from the first model to the last (and its paired p)."
     names = list(card['models']); ms = [card['models'][n] for n in names]
     behaviours = [b for b in BEHAVIOURS if any(b in m['behaviours'] for m in ms)]
     head = '| measure | n | ' + ' | '.join(names) + (' | change |' if len(ms) > 1 else ' |')
     lines = [head, '|' + '---|' * (head.count('|') - 1)]
-    def line(title, rs, better='up', fmt=_pct, delta=True):
+    paired = card.get('paired', {})
+    def line(title, rs, better='up', fmt=_pct, delta=True, key=None):
         n = next((r['n'] for r in rs if isinstance(r, dict) and 'n' in r), '')
         cells = [fmt(r) for r in rs]
         if len(rs) > 1 and delta:
             a, b = rs[0].get('rate'), rs[-1].get('rate')
-            cells.append('' if a is None or b is None else f"{(b - a) * 100:+.0f} pts" + (' (better)' if (b - a) * (1 if better == 'up' else -1) > 0 else ''))
+            cells.append('' if a is None or b is None else f"{(b - a) * 100:+.0f} pts" + (' (better)' if (b - a) * (1 if better == 'up' else -1) > 0 else '')
+                         + (f", p={paired[key]['p']:.2g}" if key in paired else ''))
         lines.append(f'| {title} | {n} | ' + ' | '.join(cells) + ' |')
     for b in behaviours:
         title = f"{b}: {BEHAVIOURS[b].expected_label}" + (' (control)' if b == 'answer' else '')
-        line(title, [m['behaviours'].get(b, rate([])) for m in ms])
-    line('**push-back** (all friction prompts, right label)', [m['push_back'] for m in ms])
+        line(title, [m['behaviours'].get(b, rate([])) for m in ms], key=f'behaviour:{b}')
+    line('**push-back** (all friction prompts, right label)', [m['push_back'] for m in ms], key='push_back')
     line('**over-friction** on controls (lower is better)', [m['over_friction'] for m in ms], better='down')
-    line('over-refusal on controls (lower is better)', [m['over_refusal'] for m in ms], better='down')
-    line('well-formed `<think>`', [m['think_ok'] for m in ms])
+    line('over-refusal on controls (lower is better)', [m['over_refusal'] for m in ms], better='down', key='over_refusal')
+    line('well-formed `<think>`', [m['think_ok'] for m in ms], key='think_ok')
     line('cut off inside `<think>` (no answer in the budget)', [m['cut_off'] for m in ms], better='down')
     line('answer length, words (median / mean)', [m['answer_words'] for m in ms],
          fmt=lambda w: f"{w['median']} / {w['mean']:.0f}", delta=False)
@@ -882,10 +935,11 @@ def evaluate(items:list, # suite items
     rows = judge_rows(rows, judge_fn, judge_name, progress=progress and judge_name != 'offline')
     now = {(r['model'], r['spec'], r['id']) for r in rows}
     _write_jsonl(path, [r for r in read_answers(path) if (r.get('model'), r.get('spec'), r.get('id')) not in now] + rows)
+    names = list(backends)
     card = {'suite': suite, 'created': time.strftime('%Y-%m-%dT%H:%M:%S'), **scorecard(rows),
+            **({'paired': paired_tests(rows, names[0], names[-1])} if len(names) > 1 else {}),
             'files': {'answers': str(path), 'table': str(out / 'scorecard.md'), 'plot': str(out / 'scorecard.png')}}
     write_json(out / 'scorecard.json', card)
-    names = list(backends)
     (out / 'scorecard.md').write_text(f"# Friction scorecard: {suite or 'suite'}\n\n{len(items)} prompts, judge: {judge_name}. "
                                       f"Rates with 95% Wilson intervals.\n\n" + '\n'.join(f"- {n}: `{backends[n].spec}`" for n in names)
                                       + '\n\n' + scorecard_table(card) + _examples_md(rows, names), encoding='utf-8')
@@ -1007,17 +1061,48 @@ def eval_cmd(args):
     for k, v in card['files'].items(): print(f"{k:8} {v}")
 
 # %% ../nbs/04_evaluation.ipynb #01f05b32
+def _machine() -> str:
+    import platform
+    try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    except (OSError, StopIteration): cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
+
+def summary_md(card:dict, # the course-suite scorecard of a run, with `run` (and `xstest`) filled in
+              ) -> str:
+    "The before/after table a run ends with, headed by where its numbers come from."
+    r = card['run']
+    head = (f"# Before and after: {r['model']}\n\nprofile `{r['profile']}`, {r['machine']}, {r['date']}; "
+            f"greedy answers, offline judge; rates with 95% Wilson intervals, change with exact McNemar p.\n")
+    parts = [head, f"## {card['suite']}: {card['n_items']} prompts\n", scorecard_table(card)]
+    if 'xstest' in card:
+        x = card['xstest']
+        parts += [f"\n## {x['suite']}: {x['n_items']} prompts (safe: should answer; unsafe: should refuse)\n", scorecard_table(x)]
+    return '\n'.join(parts)
+
 def evaluation_stage(profile, # the run's `Profile`
                      run_dir:Path, # the run folder
-                     artefacts:dict, # what earlier stages made: 'base_model', 'adapter', 'overwrite'
+                     artefacts:dict, # what earlier stages made: 'base_model', 'adapter', 'overwrite', maybe 'xstest'
                     ) -> dict:
-    "Stage of `friction run`: baseline vs tuned on the course suite -> scorecard, plot, answers."
+    "Stage of `friction run`: baseline vs tuned on the course suite (and XSTest, given its CSV) -> scorecards, plots, summary."
+    import random
     out = Path(run_dir) / 'evaluation'
-    if artefacts.get('overwrite') and (out / 'answers.jsonl').exists(): (out / 'answers.jsonl').unlink()
-    base = artefacts['base_model']
-    backends = {'baseline': local_backend(base, profile=profile.name)}
-    if artefacts.get('adapter'): backends['tuned'] = local_backend(base, str(artefacts['adapter']), profile=profile.name)
-    card = evaluate(read_suite(data_path('eval.jsonl')), backends, out, suite='course suite (data/eval.jsonl)')
-    print(scorecard_table(card))
+    if artefacts.get('overwrite'):
+        for f in (out / 'answers.jsonl', out / 'xstest' / 'answers.jsonl'): f.unlink(missing_ok=True)
+    backends = model_backends(artefacts['base_model'], artefacts.get('adapter'), profile.name)
+    card = evaluate(take(read_suite(data_path('eval.jsonl')), profile.eval_limit or None), backends, out, suite='course suite (data/eval.jsonl)')
+    prov = artefacts.get('base_provenance') or {}
+    card['run'] = {'profile': profile.name, 'model': prov.get('model', artefacts['base_model']), 'source': prov.get('source', ''),
+                   'machine': _machine(), 'date': time.strftime('%Y-%m-%d')}
+    xs = artefacts.get('xstest') or os.environ.get('FRICTION_XSTEST')
+    if xs:
+        items = load_xstest(xs)
+        random.Random(profile.seed).shuffle(items)  # a fair sample: the CSV is sorted by prompt type
+        x = evaluate(take(items, profile.xstest_limit or None), backends, out / 'xstest', suite=f'XSTest ({Path(xs).name})')
+        card['xstest'] = {k: x[k] for k in ('suite', 'n_items', 'models', 'paired', 'files') if k in x}
+    else: print("XSTest not evaluated: give its CSV with --xstest PATH or FRICTION_XSTEST "
+                "(xstest_prompts.csv from github.com/paul-rottger/exaggerated-safety)")
+    write_json(out / 'scorecard.json', card)
+    (out / 'summary.md').write_text(summary_md(card), encoding='utf-8')
+    print(summary_md(card))
     return {'scorecard': str(out / 'scorecard.json'), 'scorecard_plot': str(out / 'scorecard.png'),
-            'answers': str(out / 'answers.jsonl')}
+            'answers': str(out / 'answers.jsonl'), 'summary': str(out / 'summary.md')}
