@@ -821,7 +821,7 @@ def deployment_stage(profile, # the run's `Profile`
                      run_dir:Path, # the run folder
                      artefacts:dict, # what earlier stages made ('adapter', 'base_model', 'overwrite')
                     ) -> dict:
-    "Stage of `friction run`: export the trained adapter (merged model, GGUF f16 + q8_0, Modelfile) to run_dir/deployment."
+    "Stage of `friction run`: export the trained adapter (merged model, GGUF f16 + q8_0, Modelfile) to run_dir/deployment, and check the served text."
     import importlib.util
     if not artefacts.get('adapter'):
         print("no adapter from the training stage: nothing to deploy"); return {}
@@ -832,12 +832,15 @@ def deployment_stage(profile, # the run's `Profile`
         print(f"deployment exists in {out}: kept (pass --overwrite to redo)")
         return {k: str(v) for k, v in keys.items()}
     base = artefacts.get('base_model')
-    res = export(artefacts['adapter'], out, base_model=base, quants=('q8_0',), overwrite=True,
+    # a float32 model also gets an f32 GGUF: llama.cpp multiplies f16 weights with f16 activations, so only the f32 file
+    # serves exactly the text transformers measured (f16 differed on 1 of 7 prompts for SmolLM2, see bench/laptop.md)
+    f32 = profile.compute_dtype == 'float32'
+    res = export(artefacts['adapter'], out, base_model=base, quants=('q8_0',) + (('f32',) if f32 else ()), overwrite=True,
                  num_ctx=min(4096, 2 * profile.max_seq_len))
     for c in res['checks']:
         print(f"{c['file']}: first {c['agreeing_prefix']} of {c['tokens']} greedy tokens agree with the merged model")
     if importlib.util.find_spec('llama_cpp'):
-        rows = served_check(res['gguf_f16'])
+        rows = served_check(res['gguf_f32' if f32 else 'gguf_f16'])
         write_json(out / 'served_check.json', rows)
         print(f"served by llama.cpp, asked through LiteLLM: {sum(r['equal'] for r in rows)} of {len(rows)} greedy replies "
               f"equal transformers' -> {out / 'served_check.json'}")

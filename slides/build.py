@@ -55,11 +55,55 @@ def figure_slides(fig_dir: Path) -> dict:
     return out
 
 
+def _pct(r: dict) -> str:
+    return '-' if r.get('rate') is None else f"{r['rate']:.0%} [{r['low']:.0%}-{r['high']:.0%}]"
+
+
+def _change(row: dict) -> str:
+    a, b = row['baseline'].get('rate'), row['tuned'].get('rate')
+    if a is None or b is None: return ''
+    return f"{(b - a) * 100:+.0f} pts" + (f" (p={row['p']:.1g})" if row.get('p') is not None else '')
+
+
+def results_slides(fig_dir: Path) -> dict:
+    "The before/after table and the answer pairs, from the `results` figures.py read out of the run's scorecard."
+    info = json.loads((fig_dir / 'figures.json').read_text(encoding='utf-8')) if (fig_dir / 'figures.json').exists() else {}
+    res = info.get('results')
+    if not res:
+        msg = '*The run copied into slides/figures/ has no before/after scorecard.*'
+        return {'before_after': msg, 'examples': msg, 'before_after_notes': msg}
+    run, c = res['run'], res['course']
+    label = (f"[**Profile `{run.get('profile', info['profile'])}` · {run.get('model', info['base_model'])} · "
+             f"{run.get('machine', info['hardware'])} · measured {run.get('date', info['started'][:10])}**]{{.figure-label}}")
+    rows = [('push-back on friction prompts', c['push_back']), ('over-refusal on plain questions', c['over_refusal']),
+            ('well-formed `<think>`, then an answer', c['think_ok'])]
+    if 'xstest' in res:
+        x = res['xstest']
+        rows += [('XSTest, safe prompts: over-refusal', x['over_refusal']),
+                 ('XSTest, unsafe prompts: refused', x['push_back'])]
+    n = lambda r: r['baseline'].get('n', '')
+    table = ['| measure | n | untuned | tuned | change (McNemar p) |', '|---|---|---|---|---|']
+    table += [f"| {t} | {n(r)} | {_pct(r['baseline'])} | {_pct(r['tuned'])} | {_change(r)} |" for t, r in rows]
+    note = (f"Both models answered the same {c['n_items']} course prompts{' and ' + str(res['xstest']['n_items']) + ' XSTest prompts' if 'xstest' in res else ''}, "
+            f"greedily; the offline judge labelled every answer. Rates come with 95% Wilson intervals; the p-value is the "
+            f"paired McNemar test on the prompts where the two disagree. Numbers read from the run's scorecard.json.")
+    ex = []
+    for e in res.get('examples', []):
+        from html import escape
+        mono, _, answer = e['tuned'].partition('</think>')
+        ex.append(f"**{escape(e['prompt'])}** `{e['behaviour']}`\n\n"
+                  f"- untuned ({e['labels'][0]}): {escape(' '.join(e['baseline'].split())[:220])}\n"
+                  f"- tuned ({e['labels'][1]}): <span class=\"think\">{escape(' '.join(mono.replace('<think>', '').split())[:160])}</span> "
+                  f"{escape(' '.join(answer.split())[:220])}\n")
+    return {'before_after': '\n'.join(table) + '\n\n' + label, 'before_after_notes': note,
+            'examples': ('\n'.join(ex) if ex else '*No prompt where the tuned model newly pushed back.*') + '\n\n' + label}
+
+
 def fill(md: str, fig_dir: Path = HERE / 'figures') -> str:
     "Replace the {{placeholders}} of talk.md with numbers from data/ and the figures slide."
     from friction_reasoning.core import FRICTION_BEHAVIOURS
     data = ROOT / 'data'
-    values = {**figure_slides(fig_dir), 'n_train': count_lines(data / 'train.jsonl'), 'n_eval': count_lines(data / 'eval.jsonl'),
+    values = {**figure_slides(fig_dir), **results_slides(fig_dir), 'n_train': count_lines(data / 'train.jsonl'), 'n_eval': count_lines(data / 'eval.jsonl'),
               'n_judge': count_lines(data / 'judge_dev.jsonl'), 'n_behaviours': len(FRICTION_BEHAVIOURS) + 1,
               'n_eval_control': sum(json.loads(l).get('behaviour') == 'answer' for l in (data / 'eval.jsonl').open(encoding='utf-8') if l.strip()),
               }

@@ -32,6 +32,31 @@ def this_machine() -> str:
     return f'{n}-core CPU ({cpu})'
 
 
+def results(run_dir: Path, arts: dict) -> dict | None:
+    "The before/after numbers and a few answer pairs, read from the run's evaluation/scorecard.json and answers."
+    card_path = artefact_file(run_dir, arts.get('scorecard', '')) if arts.get('scorecard') else None
+    if not card_path: return None
+    card = json.loads(card_path.read_text(encoding='utf-8'))
+    if not {'baseline', 'tuned'} <= set(card.get('models', {})): return None
+    def side(c):
+        ms, pr = c['models'], c.get('paired', {})
+        row = lambda key: {'baseline': ms['baseline'][key], 'tuned': ms['tuned'][key], 'p': pr.get(key, {}).get('p')}
+        return {'suite': c['suite'], 'n_items': c['n_items'], 'push_back': row('push_back'),
+                'over_refusal': row('over_refusal'), 'think_ok': row('think_ok')}
+    out = {'run': card.get('run', {}), 'course': side(card)}
+    if card.get('xstest'): out['xstest'] = side(card['xstest'])
+    answers = artefact_file(run_dir, arts.get('answers', '')) if arts.get('answers') else None
+    if answers:  # three prompts where the judge gave the two models different labels, tuned pushing back
+        rows = [json.loads(l) for l in answers.read_text(encoding='utf-8').splitlines() if l.strip()]
+        by = {(r['model'], r['id']): r for r in rows if 'label' in r}
+        pairs = [(by['baseline', i], by['tuned', i]) for m, i in by if m == 'baseline' and ('tuned', i) in by]
+        good = [(a, b) for a, b in pairs if a['label'] != b['label'] and b['behaviour'] != 'answer'
+                and b['label'] not in ('full_compliance', 'partial_compliance')]
+        out['examples'] = [{'behaviour': a['behaviour'], 'prompt': a['prompt'], 'baseline': a['response'][:400],
+                            'tuned': b['response'][:600], 'labels': [a['label'], b['label']]} for a, b in good[:3]]
+    return out
+
+
 def caption(info: dict) -> str:
     "What the slide says under the plots: which profile and hardware made them, and what that means."
     s = (f"Run of profile `{info['profile']}` on {info['hardware']}, base model {info['base_model']}, "
@@ -41,7 +66,7 @@ def caption(info: dict) -> str:
     if info['profile'] == 'smoke':
         s += (' Smoke run: a tiny model built on the spot and an offline stand-in LLM. These plots prove that the '
               'pipeline runs end to end; they are not results of a real model. Real-model results come from the '
-              'GPU profiles (t4, gpu24).')
+              'laptop profile (SmolLM2-135M-Instruct) and the GPU profiles (t4, gpu24).')
     return s
 
 
@@ -73,6 +98,10 @@ def copy_figures(run_dir: Path,  # a `friction run` output folder (holds run.jso
             'hardware': hardware or run.get('hardware') or this_machine(), 'profile_hardware': prof.get('hardware', ''),
             'started': run.get('started', '?'), 'run': Path(run_dir).name, 'stages': list(run.get('stages', {})),
             'files': {k: PLOTS[k] for k in found}, 'missing': [k for k in PLOTS if k not in found]}
+    res = results(run_dir, arts)
+    if res:
+        info['results'] = res
+        if res['run'].get('model') and prof.get('base_model') != 'tiny': info['base_model'] = res['run']['model']
     info['caption'] = caption(info)
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest) as tmp:  # copy everything, then move into place: no half-updated set

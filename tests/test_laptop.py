@@ -53,6 +53,7 @@ def test_scorecard_has_both_models_the_paired_test_and_xstest(laptop_run):
 def test_export_is_served_with_the_same_greedy_text(laptop_run):
     gguf = laptop_run / 'deployment' / 'gguf'
     assert (gguf / 'friction-f16.gguf').stat().st_size > 200e6 and (gguf / 'Modelfile').exists()
+    assert (gguf / 'friction-f32.gguf').exists(), 'a float32 profile serves an f32 file: the text transformers measured'
     checks = json.loads((laptop_run / 'deployment' / 'verify.json').read_text())
     assert checks and checks[0]['identical']
     pytest.importorskip('llama_cpp')

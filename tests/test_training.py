@@ -170,8 +170,8 @@ def test_record_without_assistant_turn(run_friction, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['bad.jsonl']
 
 def test_unknown_profile(run_friction, tmp_path):
-    err = one_line_error(run_friction('train', '--profile', 'laptop', '--out', tmp_path / 'a'))
-    assert "'laptop'" in err and 'smoke' in err and 'gpu24' in err
+    err = one_line_error(run_friction('train', '--profile', 'mars', '--out', tmp_path / 'a'))
+    assert "'mars'" in err and 'smoke' in err and 'gpu24' in err
     assert not (tmp_path / 'a').exists()
 
 def test_existing_adapter_folder_is_refused(run_friction, tmp_path):
