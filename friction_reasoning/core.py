@@ -162,10 +162,10 @@ PROFILES = {p.name: p for p in [
     Profile('laptop', 'CPU: the real SmolLM2-135M-Instruct, trained and measured before and after', 'a laptop CPU, 2 cores, 8 GB',
             needs_gpu=False, base_model='HuggingFaceTB/SmolLM2-135M-Instruct', chat_format='chatml', load_in_4bit=False,
             compute_dtype='float32', llm_model='friction-standin/offline', max_seq_len=512, lora_r=16, lora_alpha=32,
-            lora_dropout=0.0, learning_rate=1e-3, num_epochs=1, max_steps=-1, batch_size=1, grad_accum=2,
+            lora_dropout=0.0, learning_rate=2e-3, num_epochs=2, max_steps=-1, batch_size=1, grad_accum=2,
             gradient_checkpointing=False, eval_fraction=0.1, early_stopping_patience=3, n_generate=8, gen_concurrency=4,
-            eval_max_new_tokens=256, eval_batch_size=32, memory_budget_gib=4.0, minutes='about 30 minutes on 2 cores',
-            eval_every=0.25, max_train_minutes=20.0, xstest_limit=100),
+            eval_max_new_tokens=288, eval_batch_size=32, memory_budget_gib=4.0, minutes='about 30 minutes on 2 cores',
+            eval_every=0.2, max_train_minutes=20.0, xstest_limit=100),
     Profile('t4', 'Colab T4: 1.5B reasoning model, QLoRA in fp16', 'NVIDIA T4, 16 GB (free Colab)',
             needs_gpu=True, base_model='deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', chat_format='deepseek',
             load_in_4bit=True, compute_dtype='float16', llm_model='ollama/qwen2.5:7b-instruct', max_seq_len=1024,
@@ -435,7 +435,7 @@ def run_folder(profile:str # profile name
 
 TYPICAL_SECONDS = {  # measured stage times, to print an estimate of what is left (see bench/laptop.md)
     'smoke': {'base model': 9, 'dataset': 11, 'training': 58, 'evaluation': 5, 'deployment': 16},
-    'laptop': {'base model': 40, 'dataset': 10, 'training': 800, 'evaluation': 900, 'deployment': 90},
+    'laptop': {'base model': 45, 'dataset': 5, 'training': 716, 'evaluation': 639, 'deployment': 103},  # 2026-12-01
 }
 
 def _minutes(s): return f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"

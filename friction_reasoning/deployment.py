@@ -845,5 +845,13 @@ def deployment_stage(profile, # the run's `Profile`
         print(f"served by llama.cpp, asked through LiteLLM: {sum(r['equal'] for r in rows)} of {len(rows)} greedy replies "
               f"equal transformers' -> {out / 'served_check.json'}")
     else: print("llama-cpp-python is not installed: the served check was skipped (pip install 'llama-cpp-python[server]')")
+    summary = Path(run_dir) / 'evaluation' / 'summary.md'
+    if summary.exists():  # the model cards say what the model was trained on and how it measured
+        cfg = json.loads((Path(artefacts['adapter']) / 'training_config.json').read_text())
+        d, r = cfg['data'], cfg['results']
+        measured = (f"\n\n## Trained and measured\n\nTrained on `{d['file']}` ({d['train']} dialogues, sha256 {d['sha256'][:12]}), "
+                    f"{r['steps']} steps in {r['seconds']:.0f} s on {cfg['hardware']}.\n" + ('\n' + summary.read_text(encoding='utf-8')).replace('\n## ', '\n#### ').replace('\n# ', '\n### '))
+        for card in (out / 'gguf' / 'README.md', out / 'merged' / 'README.md'):
+            if card.exists(): card.write_text(card.read_text(encoding='utf-8') + measured, encoding='utf-8')
     print(f"merged model, GGUF and Modelfile in {out}; Ollama: cd {out / 'gguf'} && ollama create friction -f Modelfile")
     return {k: str(res[k]) for k in keys}

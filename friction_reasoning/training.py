@@ -16,7 +16,10 @@ from .core import (PROFILES, Profile, CHAT_TEMPLATES, FrictionError, get_profile
                                      atomic_dir, write_json, add_profile_arg, build_tiny_model, data_path)
 
 # %% ../nbs/03_training.ipynb #addbccf9
-QWEN2_SHAPES = {  # Qwen2 architecture values from the bases' published config.json files
+QWEN2_SHAPES = {  # architecture values from the bases' published config.json files (SmolLM2 is a Llama: same fields)
+    'HuggingFaceTB/SmolLM2-135M-Instruct': dict(
+        hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3,
+        vocab_size=49152, tie_word_embeddings=True, max_position_embeddings=8192, rope_theta=100000.0, rms_norm_eps=1e-5),
     'deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B': dict(
         hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12, num_key_value_heads=2,
         vocab_size=151936, tie_word_embeddings=False, max_position_embeddings=131072, rope_theta=10000.0,

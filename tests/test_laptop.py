@@ -56,6 +56,7 @@ def test_export_is_served_with_the_same_greedy_text(laptop_run):
     assert (gguf / 'friction-f32.gguf').exists(), 'a float32 profile serves an f32 file: the text transformers measured'
     checks = json.loads((laptop_run / 'deployment' / 'verify.json').read_text())
     assert checks and checks[0]['identical']
+    assert 'Trained and measured' in (gguf / 'README.md').read_text(), 'the model card says what it was trained and measured on'
     pytest.importorskip('llama_cpp')
     rows = json.loads((laptop_run / 'deployment' / 'served_check.json').read_text())
     assert len(rows) == 7 and all(r['served'] for r in rows)
