@@ -388,6 +388,8 @@ def main(argv:list|None=None # arguments after `friction`; None reads `sys.argv`
         ) -> int:
     "The `friction` command: dispatch to a subcommand, turn user errors into one line and exit code."
     argv = sys.argv[1:] if argv is None else list(argv)
+    import logging  # bitsandbytes warns on AVX512-BF16 CPUs that an optional kernel package is missing: not ours to fix
+    logging.getLogger('bitsandbytes.backends.cpu.ops').setLevel(logging.ERROR)
     names = ', '.join(COMMANDS)
     if not argv or argv[0] in ('-h', '--help'):
         print("usage: friction COMMAND [options]   (friction COMMAND --help for its options)\n\ncommands:")

@@ -1061,12 +1061,6 @@ def eval_cmd(args):
     for k, v in card['files'].items(): print(f"{k:8} {v}")
 
 # %% ../nbs/04_evaluation.ipynb #01f05b32
-def _machine() -> str:
-    import platform
-    try: cpu = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): cpu = platform.processor() or platform.machine()
-    return f"{cpu}, {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores"
-
 def summary_md(card:dict, # the course-suite scorecard of a run, with `run` (and `xstest`) filled in
               ) -> str:
     "The before/after table a run ends with, headed by where its numbers come from."
@@ -1085,6 +1079,7 @@ def evaluation_stage(profile, # the run's `Profile`
                     ) -> dict:
     "Stage of `friction run`: baseline vs tuned on the course suite (and XSTest, given its CSV) -> scorecards, plots, summary."
     import random
+    from friction_reasoning.training import _hardware
     out = Path(run_dir) / 'evaluation'
     if artefacts.get('overwrite'):
         for f in (out / 'answers.jsonl', out / 'xstest' / 'answers.jsonl'): f.unlink(missing_ok=True)
@@ -1092,7 +1087,7 @@ def evaluation_stage(profile, # the run's `Profile`
     card = evaluate(take(read_suite(data_path('eval.jsonl')), profile.eval_limit or None), backends, out, suite='course suite (data/eval.jsonl)')
     prov = artefacts.get('base_provenance') or {}
     card['run'] = {'profile': profile.name, 'model': prov.get('model', artefacts['base_model']), 'source': prov.get('source', ''),
-                   'machine': _machine(), 'date': time.strftime('%Y-%m-%d')}
+                   'machine': _hardware(), 'date': time.strftime('%Y-%m-%d')}
     xs = artefacts.get('xstest') or os.environ.get('FRICTION_XSTEST')
     if xs:
         items = load_xstest(xs)

