@@ -266,13 +266,14 @@ def model_backends(base_model:str, # folder or hub id of the base model
     prof = get_profile(profile, check_hardware=False)
     budget, batch = max_new_tokens or prof.eval_max_new_tokens, batch_size or prof.eval_batch_size
     held = {}
+    name = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)  # one spec from any working directory
     def backend(tuned:bool):
         def answer(prompts, histories=None):
             if not held: held['m'] = load_local(base_model, adapter, prof.name)
             model, tok = held['m']
             with (nullcontext() if tuned or not adapter else model.disable_adapter()):
                 return generate_answers(model, tok, prompts, histories, budget, batch, progress=False)
-        answer.spec = f"{base_model}" + (f" + {adapter}" if tuned else '') + f" ({budget} new tokens)"
+        answer.spec = name(base_model) + (f" + {name(adapter)}" if tuned else '') + f" ({budget} new tokens)"
         answer.chunk = batch  # prompts per call: saved to disk after each
         return answer
     return {'baseline': backend(False), **({'tuned': backend(True)} if adapter else {})}
