@@ -471,7 +471,7 @@ def run(profile:str|None=None, # profile name (None: `FRICTION_PROFILE`, else sm
         fn = getattr(importlib.import_module(mod_name), fn_name)
         t0 = time.perf_counter()
         arts.update(fn(prof, run_dir, dict(arts, overwrite=overwrite)) or {})
-        manifest['artefacts'] = arts
+        manifest['artefacts'] = {**old.get('artefacts', {}), **arts} if until else arts  # a partial run keeps the rest
         manifest['stages'][stage] = {'seconds': round(time.perf_counter() - t0, 1)}
         write_json(run_dir / 'run.json', manifest)
     print("\nartefacts:")

@@ -46,14 +46,16 @@ def results(run_dir: Path, arts: dict) -> dict | None:
     out = {'run': card.get('run', {}), 'course': side(card)}
     if card.get('xstest'): out['xstest'] = side(card['xstest'])
     answers = artefact_file(run_dir, arts.get('answers', '')) if arts.get('answers') else None
-    if answers:  # three prompts where the judge gave the two models different labels, tuned pushing back
+    if answers:  # up to three prompts (one per behaviour) where only the tuned model got the right label
         rows = [json.loads(l) for l in answers.read_text(encoding='utf-8').splitlines() if l.strip()]
         by = {(r['model'], r['id']): r for r in rows if 'label' in r}
         pairs = [(by['baseline', i], by['tuned', i]) for m, i in by if m == 'baseline' and ('tuned', i) in by]
-        good = [(a, b) for a, b in pairs if a['label'] != b['label'] and b['behaviour'] != 'answer'
-                and b['label'] not in ('full_compliance', 'partial_compliance')]
+        from friction_reasoning.core import BEHAVIOURS
+        want = lambda r: BEHAVIOURS[r['behaviour']].expected_label if r['behaviour'] in BEHAVIOURS else None
+        good = [(a, b) for a, b in pairs if b['behaviour'] != 'answer' and b['label'] == want(b) != a['label']]
+        one_each = list({a['behaviour']: (a, b) for a, b in reversed(good)}.values())[::-1]  # first of each behaviour
         out['examples'] = [{'behaviour': a['behaviour'], 'prompt': a['prompt'], 'baseline': a['response'][:400],
-                            'tuned': b['response'][:600], 'labels': [a['label'], b['label']]} for a, b in good[:3]]
+                            'tuned': b['response'][:600], 'labels': [a['label'], b['label']]} for a, b in one_each[:3]]
     return out
 
 
