@@ -233,6 +233,11 @@ def load_local(base_model:str, # folder or hub id of the base model
         model = PeftModel.from_pretrained(model, adapter)
     return model.eval(), tok
 
+def _spec(base_model, adapter, budget) -> str:
+    "What a local backend's answers are saved under: resolved paths, so the CLI and a notebook reuse each other's."
+    name = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)
+    return name(base_model) + (f" + {name(adapter)}" if adapter else '') + f" ({budget} new tokens)"
+
 def local_backend(base_model:str, # folder or hub id of the base model
                   adapter:str|None=None, # LoRA adapter folder
                   profile:str|None=None, # profile name; its eval_max_new_tokens / eval_batch_size are the defaults
@@ -250,7 +255,7 @@ def local_backend(base_model:str, # folder or hub id of the base model
         model, tok = held['m']
         return generate_answers(model, tok, prompts, histories, budget, batch, progress=False)
     budget, batch = max_new_tokens or prof.eval_max_new_tokens, batch_size or prof.eval_batch_size
-    answer.spec = f"{base_model}" + (f" + {adapter}" if adapter else '') + f" ({budget} new tokens)"
+    answer.spec = _spec(base_model, adapter, budget)
     answer.chunk = 2 * batch  # prompts per call: saved to disk after each
     return answer
 
@@ -266,14 +271,13 @@ def model_backends(base_model:str, # folder or hub id of the base model
     prof = get_profile(profile, check_hardware=False)
     budget, batch = max_new_tokens or prof.eval_max_new_tokens, batch_size or prof.eval_batch_size
     held = {}
-    name = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)  # one spec from any working directory
     def backend(tuned:bool):
         def answer(prompts, histories=None):
             if not held: held['m'] = load_local(base_model, adapter, prof.name)
             model, tok = held['m']
             with (nullcontext() if tuned or not adapter else model.disable_adapter()):
                 return generate_answers(model, tok, prompts, histories, budget, batch, progress=False)
-        answer.spec = name(base_model) + (f" + {name(adapter)}" if tuned else '') + f" ({budget} new tokens)"
+        answer.spec = _spec(base_model, adapter if tuned else None, budget)
         answer.chunk = batch  # prompts per call: saved to disk after each
         return answer
     return {'baseline': backend(False), **({'tuned': backend(True)} if adapter else {})}
