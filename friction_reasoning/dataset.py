@@ -344,10 +344,12 @@ class LabelledResponse(BaseModel):
     id: str = Field(min_length=1)  # unique in its file
     prompt: str = Field(min_length=1)  # what the user said now
     history: list[Turn] = []  # earlier turns
-    response: str = Field(min_length=1)  # the answer being labelled (may hold a `<think>` block)
+    response: str  # the answer being labelled (may hold a `<think>` block; empty is a `no_answer`)
     label: str  # one of `JUDGE_LABELS`
     hard: bool = False  # a case built to fool a naive judge
     note: str = ''  # why it has this label
+    source: str = ''  # who wrote the response: a model and its run, or 'written in the manner of ...'
+    passes: list[str] = []  # the labels of independent annotation passes, before disagreements were resolved
 
     @field_validator('label')
     @classmethod
