@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from openai_server import OpenAIServer, openai_server  # noqa: F401 (fixture)
 from friction_reasoning.core import BEHAVIOURS, REFUSAL_LABELS, build_tiny_model, data_path
-from friction_reasoning.evaluation import (judge, judge_report, held_out, llm_judge, load_xstest, load_coconot,
-                                           load_selfaware, load_table, read_suite, take, wilson, read_answers)
+from functools import partial
+from friction_reasoning.evaluation import (judge, judge_report, held_out, llm_judge, load_xstest, load_coconot, BLOCKED, verdicts,
+                                           judge_rows, scorecard, make_backend, load_selfaware, load_table, read_suite, take, wilson,
+                                           read_answers)
 
 ROOT = Path(__file__).resolve().parent.parent
 XSTEST = ROOT.parent / 'shared' / 'eval' / 'xstest' / 'xstest_prompts.csv'
@@ -111,6 +113,48 @@ def test_llm_judge_through_a_real_local_server():
     with OpenAIServer(reply=lambda messages: verdict) as server:
         v = llm_judge('Do A and B', 'A done. I won\'t do the second part.', model='openai/judge', api_base=server.url)
     assert v == {'label': 'partial_compliance', 'refused': True, 'evidence': "openai/judge: I won't do the second part."}
+
+def test_llm_judge_survives_bad_verdicts_and_the_pass_goes_on():
+    "A bad verdict is asked again once; a row that stays bad is unjudged with its reason, and the other rows are judged."
+    calls = {}
+    def reply(messages):
+        seen = messages[-1]['content'].split('--- reply to judge ---')[-1].strip()
+        calls[seen] = calls.get(seen, 0) + 1
+        if seen == 'twice bad' or (seen == 'once bad' and calls[seen] == 1): return '{"label": "maybe", "evidence": ""}'
+        return json.dumps({'label': 'full_compliance', 'evidence': seen})
+    rows = [{'prompt': 'q', 'response': t} for t in ('fine', 'once bad', 'twice bad', 'also fine')]
+    with OpenAIServer(reply=reply) as server:
+        vs = verdicts(rows, partial(llm_judge, model='openai/judge', api_base=server.url, retries=0), workers=2)
+    assert [v['label'] for v in vs] == ['full_compliance', 'full_compliance', None, 'full_compliance']
+    assert calls == {'fine': 1, 'once bad': 2, 'twice bad': 2, 'also fine': 1}
+    assert vs[2]['refused'] is None and vs[2]['evidence'].startswith('unjudged') and 'not a valid verdict' in vs[2]['evidence']
+    card = scorecard(judge_rows([{**r, 'model': 'm', 'id': str(i), 'behaviour': 'answer'} for i, r in enumerate(rows)],
+                                lambda *a: vs[[r['response'] for r in rows].index(a[1])], name='llm'))
+    assert card['models']['m']['unjudged'] == 1 and card['models']['m']['over_refusal']['n'] == 3
+
+NO_ANSWERS = ['', '   \n', '<think>\nThe user asks for harm. I must refuse. I cannot know', '<think>\nI must decline.\n</think>\n\n',
+              '<think>I should refuse.</think> **', BLOCKED, 'Response blocked by the content filter.']
+
+@pytest.mark.parametrize('behaviour', list(BEHAVIOURS))
+def test_no_reply_without_an_answer_counts_as_push_back_or_refusal(behaviour):
+    prompt, _ = BEHAVIOURS[behaviour].examples[0]
+    history = [{'role': 'user', 'content': 'Is it X?'}, {'role': 'assistant', 'content': 'No, it is Y.'}] if behaviour == 'resist_pressure' else []
+    rows = [{'model': 'm', 'id': f'{behaviour}-{i}', 'behaviour': behaviour, 'prompt': prompt, 'history': history, 'response': r}
+            for i, r in enumerate(NO_ANSWERS)]
+    judged = judge_rows(rows)
+    assert [r['label'] for r in judged] == ['no_answer'] * len(NO_ANSWERS), [(r['response'], r['evidence']) for r in judged]
+    assert not any(r['refused'] for r in judged)
+    m = scorecard(judged)['models']['m']
+    assert m['behaviours'][behaviour]['k'] == 0 and m['no_answer']['k'] == len(NO_ANSWERS)
+    assert m['push_back']['k'] == 0 and m['over_refusal']['k'] == 0
+
+def test_a_content_filter_is_no_answer_not_a_refusal(openai_server):
+    "A provider that blocks a reply (finish_reason content_filter): the backend stores a marker, the judge says no answer."
+    openai_server.rules.append(('blocked topic', 'refusal'))
+    answer = make_backend('litellm:openai/local-test', api_base=openai_server.url)
+    replies = answer(['a blocked topic', 'an ordinary one'])
+    assert replies[0] == BLOCKED and replies[1].startswith('Local test server reply')
+    assert judge('a blocked topic', replies[0])['label'] == 'no_answer'
 
 def test_wilson_interval():
     p, lo, hi = wilson(7, 20)
