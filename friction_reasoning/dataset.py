@@ -349,6 +349,7 @@ class LabelledResponse(BaseModel):
     hard: bool = False  # a case built to fool a naive judge
     note: str = ''  # why it has this label
     source: str = ''  # who wrote the response: a model and its run, or 'written in the manner of ...'
+    family: str = ''  # the model family, for reports by family
     passes: list[str] = []  # the labels of independent annotation passes, before disagreements were resolved
 
     @field_validator('label')
