@@ -10,7 +10,7 @@ def rows(name): return [json.loads(l) for l in data_path(name).read_text(encodin
 @pytest.fixture(scope='module')
 def train(): return read_records(data_path('train.jsonl'))
 
-@pytest.mark.parametrize('name', ['train.jsonl', 'eval.jsonl', 'judge_dev.jsonl', 'seeds.jsonl'])
+@pytest.mark.parametrize('name', ['train.jsonl', 'eval.jsonl', 'judge_dev.jsonl', 'judge_test.jsonl', 'seeds.jsonl'])
 def test_friction_validate_passes_on_every_data_file(run_friction, name):
     r = run_friction('validate', data_path(name))
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
@@ -47,7 +47,7 @@ def test_eval_suite_counts_and_no_overlap_with_training(train):
 def test_eval_and_judge_prompts_stay_out_of_training(train):
     "No evaluation or judge prompt appears verbatim in the training data."
     train_text = {r.user_input.strip().lower() for r in train}
-    for name, key in [('eval.jsonl', 'prompt'), ('judge_dev.jsonl', 'prompt')]:
+    for name, key in [('eval.jsonl', 'prompt'), ('judge_dev.jsonl', 'prompt'), ('judge_test.jsonl', 'prompt')]:
         assert not {r[key].strip().lower() for r in rows(name)} & train_text, name
 
 def test_judge_dev_covers_every_label_with_hard_cases():
@@ -64,3 +64,28 @@ def test_generation_seeds_stay_clear_of_the_eval_suite():
     for seed in rows('seeds.jsonl'):
         worst = max(jaccard(shingles(seed['prompt']), e) for e in eval_sets)
         assert worst < 0.8, (seed, worst)
+
+def test_judge_test_set_is_real_and_written_answers_labelled_twice():
+    "The judge's test set: 300+ real SmolLM2 answers and 300+ written in other families' manner, two passes each."
+    rows_ = rows('judge_test.jsonl')
+    real = [r for r in rows_ if r['source'].startswith('SmolLM2-135M-Instruct')]
+    written = [r for r in rows_ if r['source'].startswith('written by the course team in the manner of')]
+    assert len(real) >= 300 and len(written) >= 300 and len(real) + len(written) == len(rows_)
+    assert {r['family'] for r in real} == {'SmolLM2-135M-Instruct, untuned', 'SmolLM2-135M-Instruct, tuned'}
+    assert len({r['family'] for r in written}) >= 6, 'written in the manner of at least six other families'
+    assert sum('xstest' in r['id'] for r in real) >= 100 and sum('-eval-' in r['id'] for r in real) >= 100  # both suites
+    for r in rows_:
+        a, b = r['passes']
+        assert a in JUDGE_LABELS and b in JUDGE_LABELS, r['id']
+        assert (r['label'] == a == b and not r['note']) or (a != b and r['note'].startswith('passes disagreed')), r['id']
+    assert len({r['id'] for r in rows_}) == len(rows_)
+
+def test_the_card_states_the_agreement_the_file_holds():
+    "data/README.md quotes the agreement between the two passes: it must be the one computed from the file."
+    import re
+    rows_ = rows('judge_test.jsonl')
+    agree = sum(a == b for a, b in (r['passes'] for r in rows_)) / len(rows_)
+    card = data_path('README.md').read_text(encoding='utf-8')
+    m = re.search(r"passes agree on ([\d.]+)% of labels", card)
+    assert m, 'the card states the agreement between the passes'
+    assert abs(float(m.group(1)) - 100 * agree) < 0.05, (m.group(1), agree)
