@@ -241,6 +241,7 @@ def _spec(base_model, adapter, budget) -> str:
     name = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)
     return name(base_model) + (f" + {name(adapter)}" if adapter else '') + f" ({budget} new tokens)"
 
+# %% ../nbs/04_evaluation.ipynb #82b0302e
 def local_backend(base_model:str, # folder or hub id of the base model
                   adapter:str|None=None, # LoRA adapter folder
                   profile:str|None=None, # profile name; its eval_max_new_tokens / eval_batch_size are the defaults
@@ -864,6 +865,7 @@ def read_answers(path:str|Path # an answers JSONL
         except json.JSONDecodeError: continue
     return [r for r in rows if isinstance(r, dict) and 'response' in r]
 
+# %% ../nbs/04_evaluation.ipynb #b5a55936
 def answer_suite(items:list, # suite items
                  backend, # `answer(prompts, histories) -> replies`, with a `.spec` string
                  path:str|Path, # the answers JSONL (appended to)
@@ -1074,6 +1076,7 @@ def plot_scorecard(card:dict, # `scorecard(...)`
     fig.savefig(path, dpi=100); plt.close(fig)
     return path
 
+# %% ../nbs/04_evaluation.ipynb #9bd46ec2
 def differences(rows:list, # judged rows of two or more models
                 a:str='baseline', b:str='tuned', # the two models to compare
                ) -> list:
@@ -1100,6 +1103,7 @@ def _examples_md(rows, names, n=5):
         out.append('')
     return '\n'.join(out)
 
+# %% ../nbs/04_evaluation.ipynb #d80ed399
 def evaluate(items:list, # suite items
              backends:dict, # model name -> backend, in display order (e.g. {'baseline': ..., 'tuned': ...})
              out:str|Path, # folder for answers.jsonl, scorecard.json/.md/.png
@@ -1151,6 +1155,7 @@ def judge_args(p):
     p.add_argument('--judge', default='offline', help="'offline' (default) or a LiteLLM model id for the LLM judge")
     p.add_argument('--api-base', default=None, help='OpenAI-compatible server for the LLM judge')
 
+# %% ../nbs/04_evaluation.ipynb #62863880
 def judge_cmd(args):
     rows = read_judge_input(args.input)
     fn = make_judge(args.judge)
@@ -1164,7 +1169,9 @@ def judge_cmd(args):
     dest = Path(args.output); dest.parent.mkdir(parents=True, exist_ok=True)
     _write_jsonl(dest, out)
     print(f"judged {len(out)} rows ({args.judge}) -> {dest}; labels: {dict(Counter(r['label'] for r in out))}")
-    gold = [r for r in out if 'true_label' in r]
+    unjudged = [r for r in out if r['label'] is None]
+    if unjudged: print(f"{len(unjudged)} rows left unjudged (reasons in their 'evidence'), e.g. {unjudged[0]['evidence'][:120]}")
+    gold = [r for r in out if 'true_label' in r and r['label'] is not None]
     if gold:
         rep = judge_report([r['true_label'] for r in gold], [r['label'] for r in gold])
         print_report(rep, '\nagainst the true labels:')
@@ -1216,6 +1223,7 @@ def adapter_base(adapter:str|Path) -> str|None:
     if not cfg.exists(): raise FrictionError(f"{adapter}: not a LoRA adapter folder (no adapter_config.json)")
     return json.loads(cfg.read_text()).get('base_model_name_or_path')
 
+# %% ../nbs/04_evaluation.ipynb #b2875048
 def eval_cmd(args):
     prof = get_profile(args.profile)
     if args.adapter and args.tuned: raise FrictionError('give --adapter or --tuned, not both')
