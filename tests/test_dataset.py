@@ -230,3 +230,29 @@ def test_dataset_stage_with_a_real_llm_adds_the_generated_records(openai_server,
     n = openai_server.requests
     dataset_stage(prof, tmp_path, {})  # again: everything is there, nothing is asked again
     assert openai_server.requests == n
+
+
+def test_unreachable_generator_falls_back_to_the_shipped_dialogues_at_once(tmp_path, monkeypatch, capsys):
+    "A t4-like profile whose generator is a local server that is not running: no dialogue is tried, training uses the shipped data."
+    import time
+    from dataclasses import replace
+    from friction_reasoning import dataset
+    from friction_reasoning.core import get_profile, data_path
+    monkeypatch.setenv('OLLAMA_API_BASE', 'http://127.0.0.1:9')  # nothing listens there
+    monkeypatch.delenv('FRICTION_LLM_API_BASE', raising=False)
+    monkeypatch.setattr(dataset, 'generate', lambda *a, **k: pytest.fail('no dialogue is attempted'))
+    prof = replace(get_profile('t4', check_hardware=False), name='t4like')
+    assert prof.llm_model.startswith('ollama/')
+    t0 = time.perf_counter()
+    art = dataset.dataset_stage(prof, tmp_path / 'run', {})
+    assert time.perf_counter() - t0 < 30
+    out = capsys.readouterr().out
+    assert 'cannot be reached (no server answers at http://127.0.0.1:9' in out and 'shipped dialogues' in out
+    assert 'generated_data' not in art
+    assert len(dataset.read_records(art['train_data'])) == len(dataset.read_records(data_path('train.jsonl')))
+
+def test_hosted_generator_without_key_is_named(monkeypatch):
+    from friction_reasoning.dataset import generator_problem
+    monkeypatch.delenv('OPENAI_API_KEY', raising=False); monkeypatch.delenv('FRICTION_LLM_API_BASE', raising=False)
+    assert generator_problem('openai/gpt-4o-mini') == 'OPENAI_API_KEY not set'
+    assert generator_problem('friction-standin/offline') is None
