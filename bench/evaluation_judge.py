@@ -10,11 +10,11 @@ a verbose chat model), pinned to one core. Goal: at least 2,000 responses per se
 import json, os, platform, sys, time
 if hasattr(os, 'sched_setaffinity'): os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
 from friction_reasoning.core import data_path
-from friction_reasoning.evaluation import judge
+from friction_reasoning.evaluation import fill_prompts, judge
 
 rows = [json.loads(l) for l in data_path('judge_dev.jsonl').read_text().splitlines() if l.strip()]
 long = [dict(r, response='\n\n'.join(x['response'] for x in rows[i:i + 4])) for i, r in enumerate(rows)]
-test = [json.loads(l) for l in data_path('judge_test.jsonl').read_text().splitlines() if l.strip()]
+test = fill_prompts([json.loads(l) for l in data_path('judge_test.jsonl').read_text().splitlines() if l.strip()])  # XSTest prompts from ../shared/eval
 cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'
 print(f"offline judge on {cores} core ({platform.processor() or platform.machine()}, Python {platform.python_version()})")
 for r in rows[:20]: judge(r['prompt'], r['response'], r['history'])  # warm-up

@@ -15,7 +15,7 @@ from collections import defaultdict
 from functools import partial
 from pathlib import Path
 from friction_reasoning.core import REFUSAL_LABELS, data_path
-from friction_reasoning.evaluation import JSON_OBJECT, held_out, judge, llm_judge, verdicts
+from friction_reasoning.evaluation import JSON_OBJECT, fill_prompts, held_out, judge, llm_judge, verdicts
 
 def agreement(gold, pred):
     "`(refused-or-not, full label)` agreement over rows whose prediction is not None, and how many were skipped."
@@ -46,7 +46,7 @@ def main():
     ap.add_argument('--limit', type=int, default=0, help='score a seeded sample of this many rows (0: all)')
     ap.add_argument('--out', default='bench/results/judge_agreement.json')
     args = ap.parse_args()
-    rows = [json.loads(l) for l in data_path('judge_test.jsonl').read_text(encoding='utf-8').splitlines() if l.strip()]
+    rows = fill_prompts([json.loads(l) for l in data_path('judge_test.jsonl').read_text(encoding='utf-8').splitlines() if l.strip()])
     if args.limit: rows = random.Random(0).sample(rows, min(args.limit, len(rows)))
     a, b = zip(*(r['passes'] for r in rows))
     print(f"judge test set: {len(rows)} rows; annotators' passes agree: refused-or-not {agreement(a, b)[0]:.1%}, label {agreement(a, b)[1]:.1%}")
