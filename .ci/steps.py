@@ -57,6 +57,8 @@ def llama_start():
         if importlib.util.find_spec('pip') is None: raise ImportError('no pip')
     except Exception as e:  # an old system Python or one without pip: `friction llama --background` starts it after .venv
         print(f"-> llama.cpp: compiled after .venv exists ({type(e).__name__})"); return 0
+    if any(root.glob('.venv/lib/python3*/site-packages/llama_cpp/__init__.py')):
+        print("-> llama.cpp: installed in .venv already"); return 0
     if w := core.llama_cpp_wheel():
         print(f"-> llama.cpp {core.LLAMA_CPP_VERSION}: compiled for this CPU already, installed from the cache ({w.parent})"); return 0
     if core.llama_cpp_building():
