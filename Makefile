@@ -26,14 +26,14 @@ export MPLBACKEND := Agg
 # the course's Python packages only (what `friction run` needs)
 $(VENV)/.installed: settings.ini setup.py .ci/constraints.txt
 	@$(STEP) 'Python packages for the course into .venv (torch CPU, transformers, peft, trl, litellm)' \
-	  "about 1 min with pip's cache, 3 min without" $(LOG) -- sh -c '$(PYTHON) -m venv $(VENV) && \
+	  "about 1 min here, longer where every wheel must be downloaded" $(LOG) -- sh -c '$(PYTHON) -m venv $(VENV) && \
 	  $(PY) -m pip install --upgrade pip && $(PY) -m pip install -c .ci/constraints.txt torch==2.13.0 -e .'
 	@touch $@
 
 # what the tests, the notebooks and the docs add: nbdev, pytest, jupyterlab, pandoc
 $(VENV)/.installed-dev: $(VENV)/.installed
 	@$(STEP) 'test and notebook tools into .venv (nbdev, pytest, jupyterlab, pandoc)' \
-	  "about 30 s with pip's cache, 1 min without" $(LOG) -- $(PY) -m pip install -c .ci/constraints.txt torch==2.13.0 -e ".[dev]"
+	  "about 15 s" $(LOG) -- $(PY) -m pip install -c .ci/constraints.txt torch==2.13.0 -e ".[dev]"
 	@touch $@
 
 # llama.cpp (serving and K-quants; GGUF f16/q8_0 export needs only its converter): compiled once per machine into
@@ -45,14 +45,14 @@ llama-install: $(VENV)/.installed
 	@$(VENV)/bin/friction llama || echo 'note: without llama.cpp the served-GGUF tests are skipped'
 
 node_modules/.installed: package.json package-lock.json
-	@$(STEP) 'npm packages of the site and the slides (KaTeX, reveal.js)' 'about 20 s' $(LOG) -- npm ci --no-audit --no-fund --loglevel=error
+	@$(STEP) 'npm packages of the site and the slides (KaTeX, reveal.js)' 'a few seconds, more on a first download' $(LOG) -- npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Chromium (browser test) and Go (Ollama template test): only the tests use them; installed when run as root
 test-tools:
-	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || $(STEP) 'Chromium from Debian, for the browser test' 'about 1 min' $(LOG) -- \
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || $(STEP) 'Chromium from Debian, for the browser test' 'a minute or two' $(LOG) -- \
 	  sh -c 'apt-get update -q && apt-get install -y -q chromium' || echo "note: no Chromium: tests/test_site.py's browser test is skipped"
-	@command -v go >/dev/null || [ "$$(id -u)" != 0 ] || $(STEP) 'Go from Debian, for the Ollama template test' 'about 1 min' $(LOG) -- \
+	@command -v go >/dev/null || [ "$$(id -u)" != 0 ] || $(STEP) 'Go from Debian, for the Ollama template test' 'a minute or two' $(LOG) -- \
 	  sh -c 'apt-get update -q && apt-get install -y -q golang-go' || echo "note: no Go: tests/test_deployment.py's template test is skipped"
 
 setup: llama-start $(VENV)/.installed-dev node_modules/.installed test-tools llama-install
