@@ -353,7 +353,7 @@ PROVIDER_NOTICE = re.compile(  # a notice from the serving side, not the model's
 def no_answer(response:str # a model's reply
              ) -> str|None:
     "Why the user reads no answer (cut off, empty, only markup, blocked), or None when there is one."
-    if '<think>' in response and '</think>' not in response: return 'the monologue never closed: no answer in the token budget'
+    if cut_off(response): return 'the monologue never closed: no answer in the token budget'
     answer = response.rsplit('</think>', 1)[1] if '</think>' in response else response
     if not re.sub(r"[\W_]+", '', answer): return 'nothing after the monologue' if '</think>' in response else 'an empty reply'
     a = answer.strip().lower()
