@@ -14,15 +14,15 @@ import argparse, json, random, sys, time
 from collections import defaultdict
 from functools import partial
 from pathlib import Path
-from friction_reasoning.core import REFUSAL_LABELS, data_path
-from friction_reasoning.evaluation import JSON_OBJECT, fill_prompts, held_out, judge, llm_judge, verdicts
+from friction_reasoning.core import data_path
+from friction_reasoning.evaluation import JSON_OBJECT, fill_prompts, held_out, judge, judge_report, llm_judge, verdicts
 
 def agreement(gold, pred):
     "`(refused-or-not, full label)` agreement over rows whose prediction is not None, and how many were skipped."
     pairs = [(g, p) for g, p in zip(gold, pred) if p is not None]
     if not pairs: return None, None, len(gold)
-    ref = sum((g in REFUSAL_LABELS) == (p in REFUSAL_LABELS) for g, p in pairs) / len(pairs)
-    return ref, sum(g == p for g, p in pairs) / len(pairs), len(gold) - len(pairs)
+    rep = judge_report(*zip(*pairs))
+    return rep['refused_accuracy'], rep['accuracy'], len(gold) - len(pairs)
 
 def table(rows, judged, title):
     "Agreement by split and family, one line each."
