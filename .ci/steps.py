@@ -66,7 +66,7 @@ def llama_start():
     if why := core.llama_cpp_problem():
         print(f"-> llama.cpp will not be compiled: {why}"); return 0
     log = core.llama_cpp_log(); log.parent.mkdir(parents=True, exist_ok=True)
-    code = f"import sys; sys.path.insert(0, {str(root)!r}); from friction_reasoning.core import build_llama_cpp; build_llama_cpp()"
+    code = f"import sys; sys.path.insert(0, {str(root)!r}); from friction_reasoning.pipeline import build_llama_cpp; build_llama_cpp()"
     subprocess.Popen([sys.executable, '-c', code], stdout=open(log.with_suffix('.start.log'), 'w'),
                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.nice(19))  # the course first
     print(f"-> compiling llama.cpp {core.LLAMA_CPP_VERSION} in the background, once per machine ({core.LLAMA_CPP_BUILD}; "
