@@ -6,7 +6,7 @@ import pytest, torch
 from friction_reasoning.core import data_path, get_profile, has_cuda, split_think
 from friction_reasoning.dataset import read_records, to_messages
 from friction_reasoning.training import (load_model, chat_dataset, make_trainer, label_mask_report, train,
-                                         adapter_base_model)
+                                         adapter_base)
 
 TRAIN = data_path('train.jsonl')
 
@@ -34,7 +34,7 @@ def test_train_writes_everything_and_validation_loss_falls(trained):
     assert res['best_eval_loss'] < res['initial_eval_loss'] - 0.5, res  # it learns, by a clear margin
     evals = [l for _, l in res['eval_losses']]
     assert len(evals) >= 3 and evals[-1] < evals[0]
-    base = adapter_base_model(trained)
+    base = adapter_base(trained)
     assert base == cfg['base_model'] and (Path(base) / 'config.json').exists()  # names a base that exists
     assert Path(base) == trained.with_name('adapter.base').resolve()  # the tiny base, built next to the adapter
     card = (trained / 'README.md').read_text()
@@ -55,7 +55,7 @@ def test_saved_tokenizer_renders_like_training(trained):
 def test_only_the_final_assistant_turn_carries_loss(trained):
     "On real batches from trl's collator: labels only inside each dialogue's final assistant turn, <think> included."
     prof = get_profile('smoke')
-    model, tok = load_model(adapter_base_model(trained), prof, training=True)
+    model, tok = load_model(adapter_base(trained), prof, training=True)
     ds = chat_dataset(TRAIN, prof.eval_fraction, prof.seed)
     trainer = make_trainer(model, tok, ds, prof, trained.parent / 'ckpt-mask')
     seen = 0
@@ -74,7 +74,7 @@ def test_only_the_final_assistant_turn_carries_loss(trained):
         text = tok.apply_chat_template(r['prompt'] + r['completion'], tokenize=False)
         return len(tok(text, add_special_tokens=False)['input_ids']) <= prof.max_seq_len
     pressure = ds['train'].filter(lambda r: any(m['role'] == 'assistant' for m in r['prompt']) and fits(r)).select(range(2))
-    single = make_trainer(*load_model(adapter_base_model(trained), prof, training=True),
+    single = make_trainer(*load_model(adapter_base(trained), prof, training=True),
                           DatasetDict(train=pressure, validation=pressure), prof, trained.parent / 'ckpt-p',
                           packing=False, per_device_train_batch_size=1)
     batch = next(iter(single.get_train_dataloader()))
@@ -87,7 +87,7 @@ def test_only_the_final_assistant_turn_carries_loss(trained):
 def test_tuned_model_opens_and_closes_its_monologue(trained):
     "Greedy: every reply opens with <think>; after a monologue the most likely next token is </think>."
     model, tok = load_model(None, 'smoke', adapter=trained)
-    base, _ = load_model(adapter_base_model(trained), 'smoke')
+    base, _ = load_model(adapter_base(trained), 'smoke')
     prof = get_profile('smoke')
     held_out = chat_dataset(TRAIN, prof.eval_fraction, prof.seed)['validation']
     prompts = [r['prompt'] for r in held_out]
@@ -126,6 +126,20 @@ def test_adapter_reloads_with_the_same_logits(tmp_path):
         plain = load_model(base, prof)[0](**probe).logits
     assert torch.allclose(before, after, atol=1e-5), float((before - after).abs().max())
     assert not torch.allclose(before, plain, atol=1e-3), 'the adapter changes the model'
+    # the same adapter merged into the weights and saved as a plain folder: load_model loads it alone, same logits
+    reloaded.merge_and_unload().save_pretrained(tmp_path / 'merged'); tok.save_pretrained(tmp_path / 'merged')
+    merged, mtok = load_model(tmp_path / 'merged', prof)
+    with torch.no_grad(): assert torch.allclose(before, merged(**probe).logits, atol=1e-4)
+    assert mtok.padding_side == 'left' and not merged.training
+    # an adapter folder given as the model goes onto its base
+    with torch.no_grad(): assert torch.allclose(before, load_model(tmp_path / 'adapter', prof)[0](**probe).logits, atol=1e-5)
+
+def test_adapter_base_names_the_base_or_says_why_not(tmp_path):
+    from friction_reasoning.core import FrictionError
+    with pytest.raises(FrictionError, match='does not exist'): adapter_base(tmp_path / 'gone')
+    with pytest.raises(FrictionError, match='no adapter_config.json'): adapter_base(tmp_path)
+    (tmp_path / 'adapter_config.json').write_text(json.dumps({'peft_type': 'LORA', 'base_model_name_or_path': 'org/base'}))
+    assert adapter_base(tmp_path) == 'org/base'
 
 def test_stopped_run_resumes_from_its_checkpoint(tmp_path):
     from transformers import TrainerCallback
