@@ -431,7 +431,7 @@ def train(data:str|Path, # JSONL file of friction records
     base_model = str(Path(base_model).resolve()) if Path(base_model or p.base_model).exists() else str(base_model or p.base_model)
     model, tok = load_model(base_model, p, training=True)
     lengths = [len(tok.apply_chat_template(r['prompt'] + r['completion'])['input_ids']) for split in ds.values() for r in split]
-    if last is None and ckpt_dir.exists(): shutil.rmtree(ckpt_dir)
+    if not resume: shutil.rmtree(ckpt_dir, ignore_errors=True)  # a fresh run never continues another's checkpoints
     print(f"training {base_model} on {len(ds['train'])} dialogues ({len(ds['validation'])} for validation), "
           f"profile {p.name}, {_hardware()}", flush=True)
     trainer = make_trainer(model, tok, ds, p, ckpt_dir, callbacks, **sft_kw)

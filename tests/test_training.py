@@ -157,6 +157,21 @@ def test_stopped_run_resumes_from_its_checkpoint(tmp_path):
     assert cfg['results']['steps'] == 8 and not ckpts.exists()
     assert [s for s, _ in cfg['results']['eval_losses']][:2] == [0, 2]  # history from before the crash is kept
 
+def test_overwrite_starts_afresh_and_never_resumes_an_old_checkpoint(tmp_path):
+    "`friction run` always passes overwrite: a stopped run's checkpoints must not survive into the next run's resume."
+    from transformers import TrainerCallback
+    class Crash(TrainerCallback):
+        def __init__(self, step): self.step = step
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == self.step: raise KeyboardInterrupt('power cut')
+    out, ckpts = tmp_path / 'adapter', tmp_path / 'adapter.checkpoints'
+    kw = dict(max_steps=6, save_steps=2, eval_steps=2)
+    with pytest.raises(KeyboardInterrupt): train(TRAIN, out, 'smoke', callbacks=[Crash(5)], **kw)
+    assert (ckpts / 'checkpoint-4').is_dir()
+    with pytest.raises(KeyboardInterrupt): train(TRAIN, out, 'smoke', overwrite=True, callbacks=[Crash(1)], **kw)
+    assert not list(ckpts.glob('checkpoint-*')), 'the old run\'s checkpoints are gone'
+    with pytest.raises(Exception, match='nothing to resume'): train(TRAIN, out, 'smoke', resume=True, **kw)
+
 def test_resume_without_checkpoint_is_an_error(run_friction, tmp_path):
     err = one_line_error(run_friction('train', '--out', tmp_path / 'a', '--resume'))
     assert 'nothing to resume' in err and not (tmp_path / 'a').exists()
