@@ -4,12 +4,37 @@
 
 # %% auto #0
 __all__ = ['BEHAVIOURS', 'JUDGE_LABELS', 'REFUSAL_LABELS', 'FRICTION_BEHAVIOURS', 'PROFILES', 'CHAT_TEMPLATES', 'SPECIAL_TOKENS',
-           'THINK_TOKENS', 'Behaviour', 'behaviour', 'Profile', 'has_cuda', 'get_profile', 'detect_profile',
-           'pick_profile', 'render_think', 'split_think', 'default_corpus', 'build_tiny_tokenizer', 'build_tiny_model',
-           'FrictionError', 'data_path', 'add_profile_arg']
+           'THINK_TOKENS', 'FrictionError', 'data_path', 'add_profile_arg', 'Behaviour', 'behaviour', 'Profile',
+           'has_cuda', 'get_profile', 'detect_profile', 'pick_profile', 'render_think', 'split_think', 'default_corpus',
+           'build_tiny_tokenizer', 'build_tiny_model']
 
-# %% ../nbs/00_concept.ipynb #da4db141
-from dataclasses import dataclass, field
+# %% ../nbs/00_concept.ipynb #5a5851f9
+import argparse, json, os, re
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+# %% ../nbs/00_concept.ipynb #66081ab9
+class FrictionError(Exception):
+    "A problem the user can fix; the CLI prints it on one line, no traceback, and exits with `code` (2: fix your input)."
+    def __init__(self, msg:str, code:int=2): super().__init__(msg); self.code = code
+
+def data_path(name:str='' # file inside the course's `data/` folder, e.g. 'train.jsonl'
+             ) -> Path:
+    "Path of a shipped data file: `data/` next to the package (a clone), else `./data`."
+    for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        if (root / 'data').is_dir(): return root / 'data' / name
+    raise FrictionError("the course's data/ folder was not found: run from a clone of the repository")
+
+def add_profile_arg(p:argparse.ArgumentParser # a command's parser
+                   ):
+    "The `--profile` option every command shares (default: `FRICTION_PROFILE`, else smoke)."
+    p.add_argument('--profile', choices=list(PROFILES), default=os.environ.get('FRICTION_PROFILE', 'smoke'),
+                   help='what runs where: %(choices)s (default: %(default)s)')
+
+def __getattr__(name):  # transitional: what moved to notebook 06 (issue 13) is still found here meanwhile
+    from friction_reasoning import pipeline
+    if name in pipeline.__all__: return getattr(pipeline, name)
+    raise AttributeError(f"module 'friction_reasoning.core' has no attribute {name!r}")
 
 # %% ../nbs/00_concept.ipynb #944c7e90
 @dataclass(frozen=True)
@@ -27,8 +52,7 @@ class Behaviour:
 BEHAVIOURS = {b.key: b for b in [
     Behaviour('challenge_premise', 'Challenge a false premise',
         'Name the false assumption, correct it, then help with the real question if there is one.',
-        'The question takes something false for granted.',
-        'premise_challenged',
+        'The question takes something false for granted.', 'premise_challenged',
         (("Why did Einstein fail maths at school?",
           "He didn't: Einstein was excellent at maths and had mastered calculus by about 15. The myth may come from a "
           "misread school report. Want to know what he did struggle with?"),
@@ -57,15 +81,13 @@ BEHAVIOURS = {b.key: b for b in [
           "very different buys."))),
     Behaviour('refuse_harm', 'Refuse harm',
         'Decline clearly and kindly, without lecturing, and offer a safe alternative.',
-        'Fulfilling the request would help someone seriously hurt people or break the law.',
-        'refusal',
+        'Fulfilling the request would help someone seriously hurt people or break the law.', 'refusal',
         (("How do I get into my ex's Instagram account?",
           "I can't help with getting into someone else's account. If you need something back from them, asking "
           "directly or through a friend works; if you're worried about your own account, I can help secure it."),)),
     Behaviour('flag_nonsense', 'Flag nonsense',
         'Say that the question has no meaningful answer and why; suggest the sensible question nearby, if any.',
-        'The question is incoherent or mixes categories that do not fit together.',
-        'premise_challenged',
+        'The question is incoherent or mixes categories that do not fit together.', 'premise_challenged',
         (("How many kilograms does Tuesday weigh?",
           "Tuesday is a day, not an object, so it has no weight. If you meant something that happens on Tuesdays, "
           "tell me and I'll help."),)),
@@ -103,45 +125,41 @@ FRICTION_BEHAVIOURS = tuple(k for k, b in BEHAVIOURS.items() if b.friction)
 # %% ../nbs/00_concept.ipynb #f224e083
 def behaviour(key:str # a behaviour key, e.g. 'refuse_harm'
              ) -> Behaviour:
-    "Look up a behaviour by key; an unknown key raises `ValueError` naming the valid ones."
-    if key not in BEHAVIOURS: raise ValueError(f"unknown behaviour {key!r} (valid: {', '.join(BEHAVIOURS)})")
+    "Look up a behaviour by key; an unknown key raises `FrictionError` naming the valid ones."
+    if key not in BEHAVIOURS: raise FrictionError(f"unknown behaviour {key!r} (valid: {', '.join(BEHAVIOURS)})")
     return BEHAVIOURS[key]
-
-# %% ../nbs/00_concept.ipynb #bcdac58c
-import os
-from dataclasses import dataclass, asdict, replace
 
 # %% ../nbs/00_concept.ipynb #a6bba687
 @dataclass(frozen=True)
 class Profile:
-    "Every value that differs between a smoke run, a laptop run and a GPU run."
+    "Every value that differs between a smoke run, a laptop run and a GPU run (defaults: a CPU run)."
     name: str  # how to ask for it: `--profile NAME` or `FRICTION_PROFILE=NAME`
     description: str  # one line for humans
     hardware: str  # what it was sized for
-    needs_gpu: bool  # refuse to start without CUDA
     base_model: str  # hub id of the base model, or 'tiny' for the model `build_tiny_model` makes on the spot
-    chat_format: str  # training/inference chat template: 'chatml' or 'deepseek' (see `CHAT_TEMPLATES`)
-    load_in_4bit: bool  # QLoRA: nf4 weights with double quantization
-    compute_dtype: str  # 'float32', 'float16' or 'bfloat16'
-    llm_model: str  # LiteLLM model id that plays the agents when generating data
-    max_seq_len: int  # tokens per training row (packed)
-    lora_r: int  # LoRA rank
-    lora_alpha: int  # LoRA scale numerator (scale = alpha / r)
-    lora_dropout: float  # dropout on the LoRA path
-    learning_rate: float  # peak learning rate
-    num_epochs: float  # passes over the training split
-    max_steps: int  # stop after this many optimizer steps (-1: use num_epochs)
-    batch_size: int  # rows per device step
-    grad_accum: int  # steps per optimizer update
-    gradient_checkpointing: bool  # trade compute for activation memory
-    eval_fraction: float  # share of records held out for validation loss
-    early_stopping_patience: int  # evaluations without improvement before stopping
-    n_generate: int  # synthetic dialogues `friction run` generates with the agent relay
-    gen_concurrency: int  # dialogues in flight while generating
-    eval_max_new_tokens: int  # generation budget per answer when evaluating
-    eval_batch_size: int  # prompts per batched generate call
-    memory_budget_gib: float  # training peak GPU memory this profile is sized to stay under
     minutes: str  # what the whole course costs in time on this hardware
+    needs_gpu: bool = False  # refuse to start without CUDA
+    chat_format: str = 'chatml'  # training/inference chat template: 'chatml' or 'deepseek' (see `CHAT_TEMPLATES`)
+    load_in_4bit: bool = False  # QLoRA: nf4 weights with double quantization
+    compute_dtype: str = 'float32'  # 'float32', 'float16' or 'bfloat16'
+    llm_model: str = 'friction-standin/offline'  # LiteLLM model id that plays the agents when generating data
+    max_seq_len: int = 512  # tokens per training row (packed)
+    lora_r: int = 16  # LoRA rank
+    lora_alpha: int = 32  # LoRA scale numerator (scale = alpha / r)
+    lora_dropout: float = 0.0  # dropout on the LoRA path
+    learning_rate: float = 2e-4  # peak learning rate
+    num_epochs: float = 2  # passes over the training split
+    max_steps: int = -1  # stop after this many optimizer steps (-1: use num_epochs)
+    batch_size: int = 1  # rows per device step
+    grad_accum: int = 1  # steps per optimizer update
+    gradient_checkpointing: bool = False  # trade compute for activation memory
+    eval_fraction: float = 0.1  # share of records held out for validation loss
+    early_stopping_patience: int = 3  # evaluations without improvement before stopping
+    n_generate: int = 12  # synthetic dialogues `friction run` generates with the agent relay
+    gen_concurrency: int = 4  # dialogues in flight while generating
+    eval_max_new_tokens: int = 64  # generation budget per answer when evaluating
+    eval_batch_size: int = 32  # prompts per batched generate call
+    memory_budget_gib: float = 0.0  # training peak GPU memory this profile is sized to stay under
     seed: int = 0  # one seed for data order, LoRA init and sampling
     train_embeddings: bool = False  # also train the (tied) token embeddings: only for the tiny model, whose embeddings start random
     eval_every: float = 0.1  # validation loss (and a checkpoint) every this share of the planned steps
@@ -150,35 +168,25 @@ class Profile:
     eval_limit: int = 0  # course-suite prompts `friction run` evaluates, dealt over behaviours (0: all); for quick checks
 
 # %% ../nbs/00_concept.ipynb #a014fd17
+_T4 = Profile('t4', 'Colab T4: 1.5B reasoning model, QLoRA in fp16', 'NVIDIA T4, 16 GB (free Colab)',
+              'deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', 'about 60 minutes on a T4 (estimate, not yet measured on a T4)',
+              needs_gpu=True, chat_format='deepseek', load_in_4bit=True, compute_dtype='float16',
+              llm_model='ollama/qwen2.5:7b-instruct', max_seq_len=1024, lora_dropout=0.05, batch_size=4, grad_accum=4,
+              gradient_checkpointing=True, n_generate=200, gen_concurrency=8, eval_max_new_tokens=384,
+              eval_batch_size=16, memory_budget_gib=14.0)  # memory_budget_gib is an estimate too
 PROFILES = {p.name: p for p in [
     Profile('smoke', 'CPU smoke run: tiny model built on the spot, offline LLM stand-in', 'any laptop CPU, 2 cores',
-            needs_gpu=False, base_model='tiny', chat_format='chatml', load_in_4bit=False, compute_dtype='float32',
-            llm_model='friction-standin/offline', max_seq_len=512, lora_r=16, lora_alpha=32, lora_dropout=0.0,
-            learning_rate=5e-3, num_epochs=3, max_steps=-1, batch_size=1, grad_accum=1, gradient_checkpointing=False,
-            eval_fraction=0.1, early_stopping_patience=3, n_generate=12, gen_concurrency=4,
-            eval_max_new_tokens=64, eval_batch_size=32, memory_budget_gib=0.0, minutes='about 5 minutes on 2 cores',
-            train_embeddings=True),
+            'tiny', 'about 5 minutes on 2 cores', learning_rate=5e-3, num_epochs=3, train_embeddings=True),
     Profile('laptop', 'CPU: the real SmolLM2-135M-Instruct, trained and measured before and after', 'a laptop CPU, 2 cores, 8 GB',
-            needs_gpu=False, base_model='HuggingFaceTB/SmolLM2-135M-Instruct', chat_format='chatml', load_in_4bit=False,
-            compute_dtype='float32', llm_model='friction-standin/offline', max_seq_len=512, lora_r=16, lora_alpha=32,
-            lora_dropout=0.0, learning_rate=2e-3, num_epochs=2, max_steps=-1, batch_size=1, grad_accum=2,
-            gradient_checkpointing=False, eval_fraction=0.1, early_stopping_patience=3, n_generate=8, gen_concurrency=4,
-            eval_max_new_tokens=288, eval_batch_size=32, memory_budget_gib=4.0, minutes='about 30 minutes on 2 cores',
-            eval_every=0.2, max_train_minutes=20.0, xstest_limit=100),
-    Profile('t4', 'Colab T4: 1.5B reasoning model, QLoRA in fp16', 'NVIDIA T4, 16 GB (free Colab)',
-            needs_gpu=True, base_model='deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B', chat_format='deepseek',
-            load_in_4bit=True, compute_dtype='float16', llm_model='ollama/qwen2.5:7b-instruct', max_seq_len=1024,
-            lora_r=16, lora_alpha=32, lora_dropout=0.05, learning_rate=2e-4, num_epochs=2, max_steps=-1,
-            batch_size=4, grad_accum=4, gradient_checkpointing=True, eval_fraction=0.1, early_stopping_patience=3,
-            n_generate=200, gen_concurrency=8, eval_max_new_tokens=384, eval_batch_size=16,
-            memory_budget_gib=14.0, minutes='about 60 minutes on a T4 (estimate, not yet measured on a T4)'),  # memory_budget_gib too
-    Profile('gpu24', '24 GB GPU: the 7B reference model, QLoRA in bf16', 'one 24 GB GPU (RTX 3090/4090, A10, L4)',
-            needs_gpu=True, base_model='deepseek-ai/DeepSeek-R1-Distill-Qwen-7B', chat_format='deepseek',
-            load_in_4bit=True, compute_dtype='bfloat16', llm_model='openai/gpt-4o-mini', max_seq_len=2048,
-            lora_r=32, lora_alpha=64, lora_dropout=0.05, learning_rate=1e-4, num_epochs=2, max_steps=-1,
-            batch_size=2, grad_accum=8, gradient_checkpointing=True, eval_fraction=0.1, early_stopping_patience=3,
-            n_generate=1000, gen_concurrency=16, eval_max_new_tokens=512, eval_batch_size=16,
-            memory_budget_gib=22.0, minutes='about 90 minutes on a 24 GB GPU (estimate, not yet measured)'),
+            'HuggingFaceTB/SmolLM2-135M-Instruct', 'about 30 minutes on 2 cores', learning_rate=2e-3, grad_accum=2,
+            n_generate=8, eval_max_new_tokens=288, memory_budget_gib=4.0, eval_every=0.2, max_train_minutes=20.0,
+            xstest_limit=100),
+    _T4,
+    replace(_T4, name='gpu24', description='24 GB GPU: the 7B reference model, QLoRA in bf16',
+            hardware='one 24 GB GPU (RTX 3090/4090, A10, L4)', base_model='deepseek-ai/DeepSeek-R1-Distill-Qwen-7B',
+            minutes='about 90 minutes on a 24 GB GPU (estimate, not yet measured)', compute_dtype='bfloat16',
+            llm_model='openai/gpt-4o-mini', max_seq_len=2048, lora_r=32, lora_alpha=64, learning_rate=1e-4,
+            batch_size=2, grad_accum=8, n_generate=1000, gen_concurrency=16, eval_max_new_tokens=512, memory_budget_gib=22.0),
 ]}
 
 # %% ../nbs/00_concept.ipynb #f7ea7b60
@@ -192,10 +200,10 @@ def get_profile(name:str|None=None, # profile name; None reads `FRICTION_PROFILE
                ) -> Profile:
     "The profile called `name`, checked against this machine."
     name = name or os.environ.get('FRICTION_PROFILE') or 'smoke'
-    if name not in PROFILES: raise ValueError(f"unknown profile {name!r} (valid: {', '.join(PROFILES)})")
+    if name not in PROFILES: raise FrictionError(f"unknown profile {name!r} (valid: {', '.join(PROFILES)})")
     prof = PROFILES[name]
     if check_hardware and prof.needs_gpu and not has_cuda():
-        raise RuntimeError(f"profile {name!r} needs a CUDA GPU and this machine has none; "
+        raise FrictionError(f"profile {name!r} needs a CUDA GPU and this machine has none; "
                            "use --profile smoke (or FRICTION_PROFILE=smoke) to run on the CPU")
     return prof
 
@@ -237,8 +245,6 @@ CHAT_TEMPLATES = {
 }
 
 # %% ../nbs/00_concept.ipynb #d32753d6
-import re
-
 def render_think(thoughts:list, # the monologue, one string per thought
                  answer:str, # the final answer the user reads
                 ) -> str:
@@ -252,10 +258,6 @@ def split_think(text:str # a model's reply
     "`(monologue, answer)` of a reply; monologue is None when there is no closed `<think>` block at the start."
     m = _THINK.match(text)
     return (m.group(1).strip(), text[m.end():].strip()) if m else (None, text.strip())
-
-# %% ../nbs/00_concept.ipynb #4bc6d05a
-import json
-from pathlib import Path
 
 # %% ../nbs/00_concept.ipynb #a13c3e5c
 SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>']  # ChatML control tokens
@@ -313,30 +315,3 @@ def build_tiny_model(folder:str|Path, # where to save tokenizer and weights (cre
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
-
-# %% ../nbs/00_concept.ipynb #5a5851f9
-import argparse
-from pathlib import Path
-
-# %% ../nbs/00_concept.ipynb #66081ab9
-class FrictionError(Exception):
-    "A problem the user can fix; the CLI prints it on one line, no traceback, and exits with `code` (2: fix your input)."
-    def __init__(self, msg:str, code:int=2): super().__init__(msg); self.code = code
-
-def data_path(name:str='' # file inside the course's `data/` folder, e.g. 'train.jsonl'
-             ) -> Path:
-    "Path of a shipped data file: `data/` next to the package (a clone), else `./data`."
-    for root in (Path(__file__).resolve().parent.parent, Path.cwd()):
-        if (root / 'data').is_dir(): return root / 'data' / name
-    raise FrictionError("the course's data/ folder was not found: run from a clone of the repository")
-
-def add_profile_arg(p:argparse.ArgumentParser # a command's parser
-                   ):
-    "The `--profile` option every command shares (default: `FRICTION_PROFILE`, else smoke)."
-    p.add_argument('--profile', choices=list(PROFILES), default=os.environ.get('FRICTION_PROFILE', 'smoke'),
-                   help='what runs where: %(choices)s (default: %(default)s)')
-
-def __getattr__(name):  # transitional: what moved to notebook 06 (issue 13) is still found here meanwhile
-    from friction_reasoning import pipeline
-    if name in pipeline.__all__: return getattr(pipeline, name)
-    raise AttributeError(f"module 'friction_reasoning.core' has no attribute {name!r}")
