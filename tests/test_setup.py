@@ -3,7 +3,7 @@ in one line with its fix, readable set-up steps, `make run` free of root-only to
 import json, os, subprocess, sys, threading, time
 from pathlib import Path
 import pytest
-from friction_reasoning import core
+from friction_reasoning import core, pipeline
 from friction_reasoning.core import FrictionError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,79 +20,79 @@ def fake_project(folder, fail=False):
     return folder
 
 def test_cache_entry_is_keyed_by_version_and_cpu(cache):
-    d = core.llama_cpp_wheel_dir()
-    assert d.parent == cache / 'llama-cpp' / 'wheels' and d.name == f'{core.LLAMA_CPP_VERSION}-{core.cpu_key()}'
-    assert core.cpu_key() == core.cpu_key() and core.cpu_key().split('-')[0] in ('x86_64', 'aarch64', 'arm64', 'AMD64')
+    d = pipeline.llama_cpp_wheel_dir()
+    assert d.parent == cache / 'llama-cpp' / 'wheels' and d.name == f'{pipeline.LLAMA_CPP_VERSION}-{pipeline.cpu_key()}'
+    assert pipeline.cpu_key() == pipeline.cpu_key() and pipeline.cpu_key().split('-')[0] in ('x86_64', 'aarch64', 'arm64', 'AMD64')
 
 def test_build_once_atomic_and_reused(cache, tmp_path, monkeypatch):
-    monkeypatch.setattr(core, 'llama_cpp_sdist', lambda cache=None: fake_project(tmp_path / 'src'))
-    w = core.build_llama_cpp()
-    assert w.parent == core.llama_cpp_wheel_dir() and w.name.startswith('llama_cpp_python-0.3.36-')
-    log_mtime = core.llama_cpp_log().stat().st_mtime
-    monkeypatch.setattr(core, 'llama_cpp_sdist', lambda cache=None: pytest.fail('a cached entry is never rebuilt'))
-    assert core.build_llama_cpp() == w and core.llama_cpp_log().stat().st_mtime == log_mtime
+    monkeypatch.setattr(pipeline, 'llama_cpp_sdist', lambda cache=None: fake_project(tmp_path / 'src'))
+    w = pipeline.build_llama_cpp()
+    assert w.parent == pipeline.llama_cpp_wheel_dir() and w.name.startswith('llama_cpp_python-0.3.36-')
+    log_mtime = pipeline.llama_cpp_log().stat().st_mtime
+    monkeypatch.setattr(pipeline, 'llama_cpp_sdist', lambda cache=None: pytest.fail('a cached entry is never rebuilt'))
+    assert pipeline.build_llama_cpp() == w and pipeline.llama_cpp_log().stat().st_mtime == log_mtime
     assert not list(w.parent.parent.glob('.*.tmp-*')), 'no temporary folder is left'
 
 def test_failed_build_leaves_no_entry_and_names_the_log(cache, tmp_path, monkeypatch):
-    monkeypatch.setattr(core, 'llama_cpp_sdist', lambda cache=None: fake_project(tmp_path / 'src', fail=True))
-    with pytest.raises(FrictionError) as e: core.build_llama_cpp()
+    monkeypatch.setattr(pipeline, 'llama_cpp_sdist', lambda cache=None: fake_project(tmp_path / 'src', fail=True))
+    with pytest.raises(FrictionError) as e: pipeline.build_llama_cpp()
     msg = str(e.value)
-    assert 'compiling llama.cpp failed' in msg and str(core.llama_cpp_log()) in msg and '\n' not in msg
-    assert 'simulated' in core.llama_cpp_log().read_text()
-    assert core.llama_cpp_wheel() is None and not core.llama_cpp_wheel_dir().exists()
-    assert not list(core.llama_cpp_wheel_dir().parent.glob('.*.tmp-*'))
+    assert 'compiling llama.cpp failed' in msg and str(pipeline.llama_cpp_log()) in msg and '\n' not in msg
+    assert 'simulated' in pipeline.llama_cpp_log().read_text()
+    assert pipeline.llama_cpp_wheel() is None and not pipeline.llama_cpp_wheel_dir().exists()
+    assert not list(pipeline.llama_cpp_wheel_dir().parent.glob('.*.tmp-*'))
 
 def test_half_built_entry_is_never_reused(cache):
-    d = core.llama_cpp_wheel_dir(); half = d.parent / f'.{d.name}.tmp-killed'
+    d = pipeline.llama_cpp_wheel_dir(); half = d.parent / f'.{d.name}.tmp-killed'
     half.mkdir(parents=True); (half / 'llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl').write_text('half')
-    assert core.llama_cpp_wheel() is None and not core.llama_cpp_building()
+    assert pipeline.llama_cpp_wheel() is None and not pipeline.llama_cpp_building()
 
 def test_a_second_process_waits_for_the_build_instead_of_repeating_it(cache, tmp_path, monkeypatch):
     "While one build holds the lock, `ensure_llama_cpp` waits, then installs the wheel that build made."
     monkeypatch.setattr('importlib.util.find_spec', lambda name, *a: None if name == 'llama_cpp' else __import__('importlib').machinery.PathFinder.find_spec(name))
     installed = []
-    monkeypatch.setattr(core, 'install_llama_cpp', installed.append)
-    lock = core._lock()
-    assert core.llama_cpp_building()
-    assert core.ensure_llama_cpp(wait=False) == 'skipped'  # the smoke profile does not wait
+    monkeypatch.setattr(pipeline, 'install_llama_cpp', installed.append)
+    lock = pipeline._lock()
+    assert pipeline.llama_cpp_building()
+    assert pipeline.ensure_llama_cpp(wait=False) == 'skipped'  # the smoke profile does not wait
     def finish():
         time.sleep(1.5)
-        d = core.llama_cpp_wheel_dir(); d.mkdir(parents=True)
+        d = pipeline.llama_cpp_wheel_dir(); d.mkdir(parents=True)
         (d / 'llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl').write_text('w'); lock.close()
     threading.Thread(target=finish).start()
     t0 = time.monotonic()
-    assert core.ensure_llama_cpp(heartbeat=1) == 'cached' and time.monotonic() - t0 >= 1
-    assert installed == [core.llama_cpp_wheel()]
+    assert pipeline.ensure_llama_cpp(heartbeat=1) == 'cached' and time.monotonic() - t0 >= 1
+    assert installed == [pipeline.llama_cpp_wheel()]
 
 def test_unwritable_cache_is_one_line_with_the_fix(tmp_path, monkeypatch):
     blocker = tmp_path / 'file'; blocker.write_text('x')
-    why = core.llama_cpp_problem(blocker / 'cache')
+    why = pipeline.llama_cpp_problem(blocker / 'cache')
     assert why.startswith(f'cannot write to the cache {blocker}') and 'FRICTION_CACHE' in why and '\n' not in why
     monkeypatch.setenv('FRICTION_CACHE', str(blocker / 'cache'))
-    with pytest.raises(FrictionError, match='cannot write to the cache'): core.build_llama_cpp()
+    with pytest.raises(FrictionError, match='cannot write to the cache'): pipeline.build_llama_cpp()
 
 def test_no_compiler_says_what_still_works(cache, monkeypatch):
     monkeypatch.setenv('PATH', str(cache)); monkeypatch.delenv('CC', raising=False); monkeypatch.delenv('CXX', raising=False)
-    why = core.llama_cpp_problem()
+    why = pipeline.llama_cpp_problem()
     assert 'no C/C++ compiler' in why and 'apt-get install build-essential' in why
     assert 'GGUF f16/q8_0 export still works' in why and 'serving and K-quants are skipped' in why
 
 def test_no_disk_space_names_the_need(cache, monkeypatch):
-    monkeypatch.setattr(core, '_free_gib', lambda path: 0.3)
-    why = core.llama_cpp_problem()
+    monkeypatch.setattr(pipeline, '_free_gib', lambda path: 0.3)
+    why = pipeline.llama_cpp_problem()
     assert 'only 0.3 GiB free' in why and 'about 2 GiB' in why and 'FRICTION_CACHE' in why
 
 def test_interrupted_source_download_is_removed_and_named(cache, monkeypatch):
     "A truncated archive (sha256 differs) is deleted; with no index reachable the one line names the pip command."
     root = cache / 'llama-cpp'; root.mkdir(parents=True)
-    part = root / f'llama_cpp_python-{core.LLAMA_CPP_VERSION}.tar.gz'; part.write_bytes(b'\x1f\x8b truncated')
+    part = root / f'llama_cpp_python-{pipeline.LLAMA_CPP_VERSION}.tar.gz'; part.write_bytes(b'\x1f\x8b truncated')
     for k, v in {'PIP_INDEX_URL': 'http://127.0.0.1:9/simple', 'PIP_RETRIES': '0', 'PIP_TIMEOUT': '2',
                  'PIP_FIND_LINKS': '', 'PIP_EXTRA_INDEX_URL': '', 'PIP_NO_INDEX': ''}.items(): monkeypatch.setenv(k, v)
     monkeypatch.delenv('PIP_NO_INDEX')
-    with pytest.raises(FrictionError) as e: core.llama_cpp_sdist()
+    with pytest.raises(FrictionError) as e: pipeline.llama_cpp_sdist()
     msg = str(e.value)
     assert not part.exists() and '\n' not in msg
-    assert f'pip download --no-deps --no-binary :all: llama-cpp-python=={core.LLAMA_CPP_VERSION} -d {root}' in msg
+    assert f'pip download --no-deps --no-binary :all: llama-cpp-python=={pipeline.LLAMA_CPP_VERSION} -d {root}' in msg
     assert not list(root.glob('.download-*')), 'the partial download folder is removed'
 
 def steps(*args):
