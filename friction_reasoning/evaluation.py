@@ -8,14 +8,14 @@ __all__ = ['COCONOT_MAP', 'BLOCKED', 'PROVIDER_NOTICE', 'DECLINE', 'NOT_DECLININ
            'PRIVACY', 'MORAL_PREMISE', 'PREMISE', 'LEADING_DENIAL', 'UNCERTAIN', 'CLARIFY', 'OFFER', 'GIVES_IN',
            'HOLDS', 'PUSHBACK', 'POSITION_WEIGHTS', 'THRESHOLD', 'JUDGE_RUBRIC', 'JSON_OBJECT', 'check_item',
            'read_suite', 'load_xstest', 'load_coconot', 'load_selfaware', 'parse_columns', 'load_table', 'take',
-           'chat_messages', 'generate_answers', 'load_local', 'local_backend', 'model_backends', 'llm_backend',
-           'make_backend', 'cut_off', 'answer_part', 'sentences', 'no_answer', 'declining', 'friction_score',
-           'topic_words', 'delivered', 'refusal_verdict', 'challenge_verdict', 'friction_verdict', 'harm_aware',
-           'judge', 'judge_text', 'held_out', 'judge_report', 'print_report', 'fill_prompts', 'Verdict',
-           'judge_messages', 'llm_judge', 'make_judge', 'read_answers', 'answer_suite', 'well_formed_think', 'verdicts',
-           'judge_rows', 'wilson', 'rate', 'mcnemar', 'paired_tests', 'scorecard', 'scorecard_table', 'plot_scorecard',
-           'differences', 'evaluate', 'read_judge_input', 'judge_args', 'judge_cmd', 'eval_args', 'load_suite_args',
-           'adapter_base', 'eval_cmd', 'summary_md', 'evaluation_stage']
+           'chat_messages', 'generate_answers', 'load_local', 'model_backends', 'llm_backend', 'make_backend',
+           'cut_off', 'answer_part', 'sentences', 'no_answer', 'declining', 'friction_score', 'topic_words',
+           'delivered', 'refusal_verdict', 'challenge_verdict', 'friction_verdict', 'harm_aware', 'judge', 'judge_text',
+           'held_out', 'judge_report', 'print_report', 'fill_prompts', 'Verdict', 'judge_messages', 'llm_judge',
+           'make_judge', 'read_answers', 'answer_suite', 'well_formed_think', 'verdicts', 'judge_rows', 'wilson',
+           'rate', 'mcnemar', 'paired_tests', 'scorecard', 'scorecard_table', 'plot_scorecard', 'differences',
+           'evaluate', 'read_judge_input', 'judge_args', 'judge_cmd', 'eval_args', 'load_suite_args', 'adapter_base',
+           'eval_cmd', 'summary_md', 'evaluation_stage']
 
 # %% ../nbs/04_evaluation.ipynb #837ad104
 import csv, json, hashlib, os, time
@@ -241,28 +241,6 @@ def _spec(base_model, adapter, budget) -> str:
     name = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)
     return name(base_model) + (f" + {name(adapter)}" if adapter else '') + f" ({budget} new tokens)"
 
-# %% ../nbs/04_evaluation.ipynb #82b0302e
-def local_backend(base_model:str, # folder or hub id of the base model
-                  adapter:str|None=None, # LoRA adapter folder
-                  profile:str|None=None, # profile name; its eval_max_new_tokens / eval_batch_size are the defaults
-                  max_new_tokens:int|None=None, # generation budget per answer
-                  batch_size:int|None=None, # prompts per generate call
-                 ):
-    "A backend answering with a local transformers model (loaded on first call)."
-    prof = get_profile(profile, check_hardware=False)
-    for what, p in (('model', base_model), ('adapter', adapter)):
-        if p and not Path(p).exists() and (str(p).startswith(('.', '/', '~')) or str(p).count('/') != 1):
-            raise FrictionError(f"no {what} folder at {p} (and it is not a hub id like org/name)")
-    held = {}
-    def answer(prompts, histories=None):
-        if not held: held['m'] = load_local(base_model, adapter, prof.name)
-        model, tok = held['m']
-        return generate_answers(model, tok, prompts, histories, budget, batch, progress=False)
-    budget, batch = max_new_tokens or prof.eval_max_new_tokens, batch_size or prof.eval_batch_size
-    answer.spec = _spec(base_model, adapter, budget)
-    answer.chunk = 2 * batch  # prompts per call: saved to disk after each
-    return answer
-
 # %% ../nbs/04_evaluation.ipynb #d731369e
 def model_backends(base_model:str, # folder or hub id of the base model
                    adapter:str|None=None, # LoRA adapter folder; None: the baseline alone
@@ -270,21 +248,24 @@ def model_backends(base_model:str, # folder or hub id of the base model
                    max_new_tokens:int|None=None, # generation budget per answer
                    batch_size:int|None=None, # prompts per generate call
                   ) -> dict:
-    "`{'baseline': ..., 'tuned': ...}`: backends sharing one loaded model, the baseline with the adapter switched off."
+    "`{'baseline', 'tuned'}` backends sharing one model, loaded on first use; the baseline answers with the adapter disabled."
     from contextlib import nullcontext
     prof = get_profile(profile, check_hardware=False)
+    for what, p in (('model', base_model), ('adapter', adapter)):
+        if p and not Path(p).exists() and (str(p).startswith(('.', '/', '~')) or str(p).count('/') != 1):
+            raise FrictionError(f"no {what} folder at {p} (and it is not a hub id like org/name)")
     budget, batch = max_new_tokens or prof.eval_max_new_tokens, batch_size or prof.eval_batch_size
-    held = {}
+    held = []
     def backend(tuned:bool):
         def answer(prompts, histories=None):
-            if not held: held['m'] = load_local(base_model, adapter, prof.name)
-            model, tok = held['m']
+            if not held: held.extend(load_local(base_model, adapter, prof.name))
+            model, tok = held
             with (nullcontext() if tuned or not adapter else model.disable_adapter()):
                 return generate_answers(model, tok, prompts, histories, budget, batch, progress=False)
-        answer.spec = _spec(base_model, adapter if tuned else None, budget)
-        answer.chunk = batch  # prompts per call: saved to disk after each
+        answer.spec, answer.chunk = _spec(base_model, adapter if tuned else None, budget), batch  # saved after each chunk
         return answer
     return {'baseline': backend(False), **({'tuned': backend(True)} if adapter else {})}
+
 
 # %% ../nbs/04_evaluation.ipynb #07c632ed
 def llm_backend(model:str, # LiteLLM model id
@@ -307,18 +288,16 @@ def llm_backend(model:str, # LiteLLM model id
     return answer
 
 def make_backend(spec:str, # local folder / hub id, or 'litellm:MODEL_ID'
-                 adapter:str|None=None, # LoRA adapter for a local model
                  profile:str|None=None, # profile name
                  api_base:str|None=None, # OpenAI-compatible server for LiteLLM ids
                  max_new_tokens:int|None=None, # answer budget (local default: the profile's; LiteLLM: 1024, since a cut reply is an error)
                  batch_size:int|None=None, # local: prompts per batch; LiteLLM: calls in flight
                 ):
-    "The backend a model spec names; LiteLLM answers are greedy (temperature 0), like local ones."
+    "The backend of one model a spec names (a local one without adapter: see `model_backends`); LiteLLM answers are greedy (temperature 0), like local ones."
     if spec.startswith('litellm:'):
-        if adapter: raise FrictionError("an adapter only applies to a local model, not to a LiteLLM id")
         kw = {'max_tokens': max_new_tokens or 1024, 'temperature': 0.0, **({'api_base': api_base} if api_base else {})}
         return llm_backend(spec[len('litellm:'):], concurrency=batch_size or 8, **kw)
-    return local_backend(spec, adapter, profile, max_new_tokens, batch_size)
+    return model_backends(spec, None, profile, max_new_tokens, batch_size)['baseline']
 
 # %% ../nbs/04_evaluation.ipynb #53ce9ba8
 import re
@@ -1259,9 +1238,8 @@ def eval_cmd(args):
                                            "(e.g. runs/smoke/base) or --adapter ADAPTER")
     if args.adapter and base.startswith('litellm:'): raise FrictionError('--adapter needs a local --base model, not a LiteLLM id')
     kw = dict(profile=prof.name, api_base=args.api_base, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    backends = {'baseline': make_backend(base, **kw)}
-    if args.adapter or args.tuned:
-        backends['tuned'] = make_backend(base, adapter=args.adapter, **kw) if args.adapter else make_backend(args.tuned, **kw)
+    if args.adapter: backends = model_backends(base, args.adapter, prof.name, args.max_new_tokens, args.batch_size)  # one load
+    else: backends = {'baseline': make_backend(base, **kw), **({'tuned': make_backend(args.tuned, **kw)} if args.tuned else {})}
     out = Path(args.out)
     if args.overwrite and (out / 'answers.jsonl').exists(): (out / 'answers.jsonl').unlink()
     fn = make_judge(args.judge)
