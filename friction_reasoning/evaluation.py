@@ -14,7 +14,7 @@ __all__ = ['COCONOT_MAP', 'BLOCKED', 'PROVIDER_NOTICE', 'DECLINE', 'NOT_DECLININ
            'held_out', 'judge_report', 'print_report', 'fill_prompts', 'Verdict', 'judge_messages', 'llm_judge',
            'make_judge', 'read_answers', 'answer_suite', 'well_formed_think', 'verdicts', 'judge_rows', 'wilson',
            'rate', 'mcnemar', 'paired_tests', 'scorecard', 'scorecard_table', 'plot_scorecard', 'differences',
-           'evaluate', 'read_judge_input', 'judge_args', 'judge_cmd', 'eval_args', 'load_suite_args', 'adapter_base',
+           'evaluate', 'read_judge_input', 'judge_cli', 'judge_cmd', 'eval_cli', 'load_suite_args', 'adapter_base',
            'eval_cmd', 'summary_md', 'evaluation_stage']
 
 # %% ../nbs/04_evaluation.ipynb #837ad104
@@ -1152,12 +1152,16 @@ def read_judge_input(path:str|Path, # JSONL rows with prompt and response
                             "give --xstest PATH (xstest_prompts.csv) or set FRICTION_XSTEST")
     return filled
 
-def judge_args(p):
+def judge_cli(sub):
+    "Declare `friction judge` (its options) on the `friction` parser's subcommands."
+    p = sub.add_parser('judge', help='label responses: compliance, refusal or which friction')
     p.add_argument('--input', required=True, help='JSONL rows with prompt, response (and optional history, label, hard)')
     p.add_argument('--output', required=True, help='JSONL to write: each row with label, refused, evidence')
     p.add_argument('--judge', default='offline', help="'offline' (default) or a LiteLLM model id for the LLM judge")
     p.add_argument('--api-base', default=None, help='OpenAI-compatible server for the LLM judge')
     p.add_argument('--xstest', default=None, help="XSTest's prompts CSV, for rows with prompt_from (default: FRICTION_XSTEST, or ../shared/eval)")
+    p.set_defaults(func=judge_cmd)
+
 
 # %% ../nbs/04_evaluation.ipynb #62863880
 def judge_cmd(args):
@@ -1191,7 +1195,9 @@ def judge_cmd(args):
                     print(f"{name}: n={x['n']}  accuracy {x['accuracy']:.1%}  refused-or-not {x['refused_accuracy']:.1%}")
 
 # %% ../nbs/04_evaluation.ipynb #da60e93d
-def eval_args(p):
+def eval_cli(sub):
+    "Declare `friction eval` (its options) on the `friction` parser's subcommands."
+    p = sub.add_parser('eval', help='friction scorecard: baseline vs tuned on an evaluation suite')
     add_profile_arg(p)
     s = p.add_mutually_exclusive_group()
     s.add_argument('--suite', default=None, help='course-format JSONL (default: data/eval.jsonl), or any JSONL/CSV with --columns')
@@ -1210,6 +1216,7 @@ def eval_args(p):
     p.add_argument('--max-new-tokens', type=int, default=None, help="answer budget (default: the profile's)")
     p.add_argument('--batch-size', type=int, default=None, help="local: prompts per batch; LiteLLM: calls in flight")
     p.add_argument('--overwrite', action='store_true', help='discard answers already in --out and start again')
+    p.set_defaults(func=eval_cmd)
 
 def load_suite_args(args) -> tuple:
     "`(items, suite name)` from the suite options of `friction eval`."
