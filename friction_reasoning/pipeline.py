@@ -6,7 +6,7 @@
 __all__ = ['SMOLLM2', 'LLAMA_CPP_VERSION', 'LLAMA_CPP_SDIST_SHA256', 'LLAMA_CPP_BUILD', 'API_KEYS', 'NEEDS_GIB', 'STAGE_NAMES',
            'TYPICAL_SECONDS', 'atomic_dir', 'write_json', 'write_jsonl', 'read_jsonl', 'quiet_libraries', 'cache_dir',
            'smollm2_gguf', 'smollm2_base', 'base_model_stage', 'tiny_cli', 'cpu_key', 'llama_cpp_wheel_dir',
-           'llama_cpp_wheel', 'llama_cpp_log', 'llama_cpp_building', 'llama_cpp_problem', 'llama_cpp_sdist',
+           'llama_cpp_wheel', 'llama_cpp_log', 'llama_cpp_building', 'llama_cpp_problem', 'llama_cpp_source',
            'build_llama_cpp', 'install_llama_cpp', 'ensure_llama_cpp', 'llama_cli', 'llama_cmd', 'doctor_checks',
            'doctor', 'doctor_cli', 'crash_log', 'parser', 'main', 'stages', 'writable_dir', 'run_folder', 'run',
            'run_cli']
@@ -276,27 +276,12 @@ def llama_cpp_problem(cache:Path|None=None # cache folder; None: `cache_dir()`
     return None
 
 # %% ../nbs/06_pipeline.ipynb #c9c51a2c
-def llama_cpp_sdist(cache:Path|None=None # cache folder; None: `cache_dir()`
-                   ) -> Path:
-    "llama-cpp-python's source archive in the cache, downloaded once with pip (into a temporary folder) and checked by sha256."
-    import subprocess, sys
-    root = Path(cache or cache_dir()) / 'llama-cpp'
-    sdist = root / f'llama_cpp_python-{LLAMA_CPP_VERSION}.tar.gz'
-    if sdist.exists() and _sha256(sdist) == LLAMA_CPP_SDIST_SHA256: return sdist
-    sdist.unlink(missing_ok=True)  # a truncated or corrupt archive is never reused
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix='.download-', dir=root))
-    try:
-        r = subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps', '--no-binary', ':all:',
-                            f'llama-cpp-python=={LLAMA_CPP_VERSION}', '-d', str(tmp)], capture_output=True, text=True)
-        got = tmp / sdist.name
-        if r.returncode or not got.exists() or _sha256(got) != LLAMA_CPP_SDIST_SHA256:
-            why = (r.stderr.strip().splitlines() or ['incomplete or corrupt download'])[-1][:200]
-            raise FrictionError(f"could not download llama-cpp-python {LLAMA_CPP_VERSION}'s source ({why}): run "
-                                f"`pip download --no-deps --no-binary :all: llama-cpp-python=={LLAMA_CPP_VERSION} -d {root}` again")
-        os.replace(got, sdist)
-    finally: shutil.rmtree(tmp, ignore_errors=True)
-    return sdist
+def llama_cpp_source(cache:Path|None=None # cache folder; None: `cache_dir()`
+                    ) -> list:
+    "pip arguments naming llama-cpp-python's source on PyPI, pinned by sha256: pip refuses a truncated or altered download."
+    req = Path(cache or cache_dir()) / 'llama-cpp' / 'source.txt'; req.parent.mkdir(parents=True, exist_ok=True)
+    req.write_text(f"llama-cpp-python=={LLAMA_CPP_VERSION} --hash=sha256:{LLAMA_CPP_SDIST_SHA256}\n")
+    return ['--no-binary', 'llama-cpp-python', '--require-hashes', '-r', str(req)]
 
 # %% ../nbs/06_pipeline.ipynb #ca7632db
 def build_llama_cpp(cache:Path|None=None, # cache folder; None: `cache_dir()`
@@ -309,15 +294,15 @@ def build_llama_cpp(cache:Path|None=None, # cache folder; None: `cache_dir()`
     with _lock(cache):  # another clone compiling the same entry: wait for it, then use its wheel
         if w := llama_cpp_wheel(cache): return w
         for stale in dest.parent.glob(f'.{dest.name}.tmp-*'): shutil.rmtree(stale, ignore_errors=True)  # killed builds
-        sdist = llama_cpp_sdist(cache)
         tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.tmp-', dir=dest.parent))
         try:
             with open(log, 'w') as f:
-                r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', str(sdist), '-w', str(tmp)],
+                r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', *llama_cpp_source(cache), '-w', str(tmp)],
                                    stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env={**os.environ, 'CMAKE_BUILD_PARALLEL_LEVEL': str(os.cpu_count() or 2)})
             if r.returncode or not list(tmp.glob('llama_cpp_python-*.whl')):
-                raise FrictionError(f"compiling llama.cpp failed (exit {r.returncode}); what went wrong is in {log}")
+                last = (log.read_text(errors='replace').strip().splitlines() or [''])[-1][:200]
+                raise FrictionError(f"compiling llama.cpp failed (pip exit {r.returncode}: {last}); the whole output is in {log}")
             if dest.exists(): shutil.rmtree(dest)
             tmp.rename(dest)
         finally: shutil.rmtree(tmp, ignore_errors=True)
@@ -394,11 +379,9 @@ API_KEYS = ('OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'GROQ_API_K
             'OPENROUTER_API_KEY', 'TOGETHERAI_API_KEY', 'HF_TOKEN')  # reported by name only
 NEEDS_GIB = {'smoke': (1, 1), 'laptop': (4, 3), 't4': (8, 15), 'gpu24': (16, 40)}  # (free memory, free disk) a run needs
 
-def _mem_available_gib() -> float|None:
-    try: return int(next(l.split()[1] for l in open('/proc/meminfo') if l.startswith('MemAvailable'))) / 2**20
-    except (OSError, StopIteration):
-        try: import psutil; return psutil.virtual_memory().available / 2**30
-        except ImportError: return None
+def _mem_available_gib() -> float:
+    import psutil  # installed with accelerate
+    return psutil.virtual_memory().available / 2**30
 
 def _base_model_check(prof, cache:Path):
     "(value, ok, fix) for the profile's base model: built on the spot, cached here, or fetched on first use."
@@ -418,28 +401,13 @@ def _base_model_check(prof, cache:Path):
     if _hub_reachable(): return f'{prof.base_model} from the Hub on first use', True, ''
     return f'{prof.base_model} not cached and HF_HUB_OFFLINE is set', False, 'unset HF_HUB_OFFLINE (the base model comes from the Hub)'
 
-# %% ../nbs/06_pipeline.ipynb #1766f4a2
-def doctor_checks(profile:str|None=None, # profile to check; None: `FRICTION_PROFILE`, else `detect_profile()`
-                 ) -> list:
-    "What this machine has, one (item, value, ok, fix) row each; a row with ok False blocks the profile, `fix` repairs it."
-    import platform, sys, importlib.util
-    rows = [('python', platform.python_version(), sys.version_info >= (3, 10), 'install Python 3.10 or newer')]
-    try:
-        import torch
-        dev = (f"cuda: {torch.cuda.get_device_name(0)}, {torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB"
-               if torch.cuda.is_available() else f"cpu, {os.cpu_count()} cores")
-        rows.append(('torch', f"{torch.__version__} ({dev})", True, ''))
-    except ImportError: rows.append(('torch', 'not installed', False, 'make run   (installs the course into .venv)'))
-    name = profile or os.environ.get('FRICTION_PROFILE') or (detect_profile() if 'torch' in sys.modules else 'laptop')
-    prof = get_profile(name, check_hardware=False)
-    if prof.needs_gpu and not ('torch' in sys.modules and has_cuda()):
-        rows.append(('profile', f"{name} needs a CUDA GPU, none here", False,
-                     'on Colab: Runtime > Change runtime type > T4 GPU; on a CPU: friction doctor --profile laptop'))
-    else: rows.append(('profile', f"{name}: {prof.description}; {prof.minutes}", True, ''))
-    mem_need, disk_need = NEEDS_GIB.get(name, (8, 20))
-    mem = _mem_available_gib()
-    rows.append(('memory', f"{mem:.1f} GiB free (needs {mem_need})" if mem is not None else 'unknown',
-                 mem is None or mem >= mem_need, f"close programs until {mem_need} GiB are free, or use --profile smoke"))
+# %% ../nbs/06_pipeline.ipynb #2a895840
+def _setup_rows(prof, # the profile being checked
+                disk_need:float, # GiB of free disk it needs
+               ) -> list:
+    "The doctor's rows for what set-up made: cache, disk, base model, llama.cpp, Chromium, API keys, generator."
+    import importlib.util
+    rows = []
     cache = cache_dir()
     try:
         cache.mkdir(parents=True, exist_ok=True); probe = cache / f'.write-test-{os.getpid()}'; probe.write_text('ok'); probe.unlink()
@@ -465,6 +433,30 @@ def doctor_checks(profile:str|None=None, # profile to check; None: `FRICTION_PRO
         why = generator_problem(prof.llm_model)
         rows.append(('generator', f"{prof.llm_model}: " + (f"{why}; the data step trains on the shipped dialogues" if why else 'reachable'), True, ''))
     return rows
+
+# %% ../nbs/06_pipeline.ipynb #1766f4a2
+def doctor_checks(profile:str|None=None, # profile to check; None: `FRICTION_PROFILE`, else `detect_profile()`
+                 ) -> list:
+    "What this machine has, one (item, value, ok, fix) row each; a row with ok False blocks the profile, `fix` repairs it."
+    import platform, sys
+    rows = [('python', platform.python_version(), sys.version_info >= (3, 10), 'install Python 3.10 or newer')]
+    try:
+        import torch
+        dev = (f"cuda: {torch.cuda.get_device_name(0)}, {torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB"
+               if torch.cuda.is_available() else f"cpu, {os.cpu_count()} cores")
+        rows.append(('torch', f"{torch.__version__} ({dev})", True, ''))
+    except ImportError: rows.append(('torch', 'not installed', False, 'make run   (installs the course into .venv)'))
+    name = profile or os.environ.get('FRICTION_PROFILE') or (detect_profile() if 'torch' in sys.modules else 'laptop')
+    prof = get_profile(name, check_hardware=False)
+    if prof.needs_gpu and not ('torch' in sys.modules and has_cuda()):
+        rows.append(('profile', f"{name} needs a CUDA GPU, none here", False,
+                     'on Colab: Runtime > Change runtime type > T4 GPU; on a CPU: friction doctor --profile laptop'))
+    else: rows.append(('profile', f"{name}: {prof.description}; {prof.minutes}", True, ''))
+    mem_need, disk_need = NEEDS_GIB.get(name, (8, 20))
+    mem = _mem_available_gib()
+    rows.append(('memory', f"{mem:.1f} GiB free (needs {mem_need})", mem >= mem_need,
+                 f"close programs until {mem_need} GiB are free, or use --profile smoke"))
+    return rows + _setup_rows(prof, disk_need)
 
 # %% ../nbs/06_pipeline.ipynb #ff205702
 def doctor(profile:str|None=None, # profile to check; None: `FRICTION_PROFILE`, else `detect_profile()`

@@ -25,16 +25,16 @@ def test_cache_entry_is_keyed_by_version_and_cpu(cache):
     assert pipeline.cpu_key() == pipeline.cpu_key() and pipeline.cpu_key().split('-')[0] in ('x86_64', 'aarch64', 'arm64', 'AMD64')
 
 def test_build_once_atomic_and_reused(cache, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, 'llama_cpp_sdist', lambda cache=None: fake_project(tmp_path / 'src'))
+    monkeypatch.setattr(pipeline, 'llama_cpp_source', lambda cache=None: [str(fake_project(tmp_path / 'src'))])
     w = pipeline.build_llama_cpp()
     assert w.parent == pipeline.llama_cpp_wheel_dir() and w.name.startswith('llama_cpp_python-0.3.36-')
     log_mtime = pipeline.llama_cpp_log().stat().st_mtime
-    monkeypatch.setattr(pipeline, 'llama_cpp_sdist', lambda cache=None: pytest.fail('a cached entry is never rebuilt'))
+    monkeypatch.setattr(pipeline, 'llama_cpp_source', lambda cache=None: pytest.fail('a cached entry is never rebuilt'))
     assert pipeline.build_llama_cpp() == w and pipeline.llama_cpp_log().stat().st_mtime == log_mtime
     assert not list(w.parent.parent.glob('.*.tmp-*')), 'no temporary folder is left'
 
 def test_failed_build_leaves_no_entry_and_names_the_log(cache, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, 'llama_cpp_sdist', lambda cache=None: fake_project(tmp_path / 'src', fail=True))
+    monkeypatch.setattr(pipeline, 'llama_cpp_source', lambda cache=None: [str(fake_project(tmp_path / 'src', fail=True))])
     with pytest.raises(FrictionError) as e: pipeline.build_llama_cpp()
     msg = str(e.value)
     assert 'compiling llama.cpp failed' in msg and str(pipeline.llama_cpp_log()) in msg and '\n' not in msg
@@ -82,18 +82,17 @@ def test_no_disk_space_names_the_need(cache, monkeypatch):
     why = pipeline.llama_cpp_problem()
     assert 'only 0.3 GiB free' in why and 'about 2 GiB' in why and 'FRICTION_CACHE' in why
 
-def test_interrupted_source_download_is_removed_and_named(cache, monkeypatch):
-    "A truncated archive (sha256 differs) is deleted; with no index reachable the one line names the pip command."
-    root = cache / 'llama-cpp'; root.mkdir(parents=True)
-    part = root / f'llama_cpp_python-{pipeline.LLAMA_CPP_VERSION}.tar.gz'; part.write_bytes(b'\x1f\x8b truncated')
+def test_the_source_is_pinned_by_sha256_and_a_failed_download_is_one_line(cache, monkeypatch):
+    "pip checks the source archive's sha256 (a truncated download is refused); no index reachable: one line, the log."
+    args = pipeline.llama_cpp_source()
+    req = Path(args[args.index('-r') + 1]).read_text()
+    assert '--require-hashes' in args and f'--hash=sha256:{pipeline.LLAMA_CPP_SDIST_SHA256}' in req
     for k, v in {'PIP_INDEX_URL': 'http://127.0.0.1:9/simple', 'PIP_RETRIES': '0', 'PIP_TIMEOUT': '2',
-                 'PIP_FIND_LINKS': '', 'PIP_EXTRA_INDEX_URL': '', 'PIP_NO_INDEX': ''}.items(): monkeypatch.setenv(k, v)
-    monkeypatch.delenv('PIP_NO_INDEX')
-    with pytest.raises(FrictionError) as e: pipeline.llama_cpp_sdist()
+                 'PIP_FIND_LINKS': '', 'PIP_EXTRA_INDEX_URL': '', 'PIP_NO_CACHE_DIR': '1'}.items(): monkeypatch.setenv(k, v)
+    with pytest.raises(FrictionError) as e: pipeline.build_llama_cpp()
     msg = str(e.value)
-    assert not part.exists() and '\n' not in msg
-    assert f'pip download --no-deps --no-binary :all: llama-cpp-python=={pipeline.LLAMA_CPP_VERSION} -d {root}' in msg
-    assert not list(root.glob('.download-*')), 'the partial download folder is removed'
+    assert '\n' not in msg and str(pipeline.llama_cpp_log()) in msg and 'llama-cpp-python' in msg, msg
+    assert pipeline.llama_cpp_wheel() is None and not list(pipeline.llama_cpp_wheel_dir().parent.glob('.*.tmp-*'))
 
 def steps(*args):
     return subprocess.run([sys.executable, str(ROOT / '.ci' / 'steps.py'), *map(str, args)], capture_output=True, text=True)
