@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['GENERATOR_VERSION', 'LOCAL_SERVERS', 'Turn', 'Thought', 'Record', 'read_records', 'to_messages', 'Seed', 'load_seeds',
-           'arelay', 'relay', 'Job', 'plan', 'generate', 'Problem', 'shingles', 'jaccard', 'near_duplicates',
-           'LabelledResponse', 'validate_file', 'dataset_stats', 'plot_stats', 'to_dataset', 'dataset_card',
-           'push_to_hub', 'generate_args', 'generate_cmd', 'validate_args', 'validate_cmd', 'generator_problem',
-           'dataset_stage']
+           'arelay', 'relay', 'shingles', 'jaccard', 'ShingleIndex', 'near_duplicates', 'dialogue_text', 'Job', 'plan',
+           'generate', 'Problem', 'LabelledResponse', 'validate_file', 'dataset_stats', 'plot_stats', 'to_dataset',
+           'dataset_card', 'push_to_hub', 'generate_args', 'generate_cmd', 'validate_args', 'validate_cmd',
+           'generator_problem', 'dataset_stage']
 
 # %% ../nbs/02_dataset.ipynb #8af6c862
 import asyncio, json, os, re, sys
@@ -22,6 +22,7 @@ from tqdm import tqdm
 from . import __version__
 from .core import (BEHAVIOURS, JUDGE_LABELS, FrictionError, add_profile_arg, behaviour, data_path, get_profile,
                                      render_think, split_think)
+from .pipeline import read_jsonl
 from .agents import (PERSONAS, STANDIN_MODEL, LLMError, acomplete, answer_messages, missing_keys,
                                        persona_messages, run_sync, vary_messages)
 
@@ -144,6 +145,50 @@ def relay(seed:Seed, model:str=STANDIN_MODEL, sample_seed:int=0, record_id:str|N
     "`arelay` from ordinary (non-async) code, Jupyter included."
     return run_sync(arelay(seed, model, sample_seed, record_id, vary, **kw))
 
+# %% ../nbs/02_dataset.ipynb #333af7d5
+def shingles(text:str, # any text
+             k:int=3, # words per shingle
+            ) -> set:
+    "The set of `k`-word sequences of `text` (lower-cased words)."
+    w = re.findall(r"\w+", text.lower())
+    return {tuple(w[i:i + k]) for i in range(max(1, len(w) - k + 1))} if w else set()
+
+def jaccard(a:set, b:set) -> float:
+    "|a ∩ b| / |a ∪ b| (0 for two empty sets)."
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+# %% ../nbs/02_dataset.ipynb #75fb61d7
+class ShingleIndex:
+    "Texts seen so far, indexed by word 3-shingle: a new text is compared only with those it shares a shingle with."
+    def __init__(self, threshold:float=0.8): self.threshold, self.index, self.sets, self.keys = threshold, defaultdict(list), [], []
+
+    def match(self, text:str) -> tuple|None:
+        "(key of the most similar text seen, Jaccard similarity) when that is at least `threshold`, else None."
+        s = shingles(text)
+        shared = Counter(j for sh in s for j in self.index.get(sh, ()))
+        sim, j = max(((n / (len(s) + len(self.sets[j]) - n), -j) for j, n in shared.items()), default=(0, 0))
+        return (self.keys[-j], sim) if sim >= self.threshold else None
+
+    def add(self, text:str, key=None):
+        "Remember `text` under `key` (default: its position)."
+        s = shingles(text)
+        for sh in s: self.index[sh].append(len(self.sets))
+        self.sets.append(s); self.keys.append(len(self.keys) if key is None else key)
+
+def near_duplicates(texts:list, # one text per row
+                    threshold:float=0.8, # Jaccard similarity from which two rows count as near-duplicates
+                   ) -> dict:
+    "For each row similar to an earlier one: {row index: (most similar earlier row, similarity)}."
+    seen, found = ShingleIndex(threshold), {}
+    for i, t in enumerate(texts):
+        if m := seen.match(t): found[i] = m
+        seen.add(t)
+    return found
+
+def dialogue_text(record:Record) -> str:
+    "What the duplicate checks compare: earlier turns, the user's message and the answer (not the monologue)."
+    return ' '.join([t.content for t in record.history] + [record.user_input, record.final_answer])
+
 # %% ../nbs/02_dataset.ipynb #6f680c79
 @dataclass(frozen=True)
 class Job:
@@ -173,24 +218,16 @@ def _append(fd:int, record:Record):
     os.fsync(fd)
 
 def _resume(path:Path, fd:int) -> list:
-    "Ids already in `path` (open as `fd`); repairs a torn last line left by a killed run."
+    "The records already in `path` (open as `fd`), after repairing a torn last line left by a killed run."
     data = path.read_bytes()
     end = data.rfind(b'\n') + 1
-    tail = data[end:]
-    if tail.strip():
-        try:
-            Record.model_validate_json(tail); os.write(fd, b'\n'); end = len(data) + 1  # complete, only the newline missing
+    if data[end:].strip():
+        try: Record.model_validate_json(data[end:]); os.write(fd, b'\n')  # complete, only the newline missing
         except ValidationError:
             os.ftruncate(fd, end)
-            print(f"{path}: dropped a torn last line ({len(tail)} bytes) left by an interrupted run", file=sys.stderr)
-    ids = []
-    for n, line in enumerate(path.read_bytes()[:end].decode('utf-8').splitlines(), 1):
-        if not line.strip(): continue
-        try: ids.append(Record.model_validate_json(line).id)
-        except ValidationError as e:
-            raise FrictionError(f"{path}:{n}: not a valid record ({e.errors()[0]['msg']}); fix or remove that line "
-                                "(`friction validate` lists every problem), or write to another --out") from None
-    return ids
+            print(f"{path}: dropped a torn last line ({len(data) - end} bytes) left by an interrupted run", file=sys.stderr)
+    try: return read_jsonl(path, Record)
+    except FrictionError as e: raise FrictionError(f"{e}; fix or remove that line, or write to another --out") from None
 
 @contextmanager
 def _open_for_append(path:Path):
@@ -207,52 +244,69 @@ def _open_for_append(path:Path):
     finally: os.close(fd)
 
 # %% ../nbs/02_dataset.ipynb #2f2096ba
-async def _make_all(todo, fd, model, concurrency, retries, bar, kw) -> list:
-    "Run the relays of `todo`, `concurrency` at a time; append each record as it finishes; return the failures."
-    failed, jobs = [], iter(todo)
-    async def worker():
-        for job in jobs:  # all workers share one iterator: each takes the next job
-            for attempt in range(retries + 1):
-                try: record = await arelay(job.seed, model, job.sample_seed + 7919 * attempt, job.id, job.vary, **kw)
-                except LLMError as e:
-                    if e.reason == 'auth': raise  # a missing or wrong key fails every dialogue: stop the run
-                    reason = f"{e.reason}: {_first_line(e)}"
-                except ValidationError as e: reason = f"invalid record: {_first_line(e)}"
-                except Exception as e: reason = f"{type(e).__name__}: {_first_line(e)}"  # never let one dialogue end the run
-                else:
-                    _append(fd, record); bar.update(1); break
-            else:
-                failed.append((job.id, reason)); bar.set_postfix(failed=len(failed))
-    await asyncio.gather(*[worker() for _ in range(max(1, min(concurrency, len(todo))))])
-    return failed
-
 def _first_line(e): return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
 
+async def _dialogue(job:Job, attempt:int, vary:bool, model:str, kw:dict) -> tuple:
+    "(record, None) from one attempt at `job`, or (None, why it failed); only a rejected key stops the run."
+    try: return await arelay(job.seed, model, job.sample_seed + 7919 * attempt, job.id, vary, **kw), None
+    except LLMError as e:
+        if e.reason == 'auth': raise  # a missing or wrong key fails every dialogue: stop the run
+        return None, f"{e.reason}: {_first_line(e)}"
+    except ValidationError as e: return None, f"invalid record: {_first_line(e)}"
+    except Exception as e: return None, f"{type(e).__name__}: {_first_line(e)}"  # never let one dialogue end the run
+
+async def _make(job:Job, fd:int, seen:ShingleIndex, model:str, retries:int, kw:dict, rep:dict) -> bool:
+    "Make `job`'s record, retried after a failure and reworded after a near-duplicate; append it once it is neither."
+    near = 0
+    for attempt in range(retries + 1):
+        record, why = await _dialogue(job, attempt, job.vary or near > 0, model, kw)
+        if record and (m := seen.match(text := dialogue_text(record))):
+            near, why = near + 1, f"near-duplicate (Jaccard {m[1]:.2f}) of {m[0]}"
+        if not why:  # no `await` since the check: no other dialogue can slip in between
+            seen.add(text, record.id); _append(fd, record); rep['varied'] += near > 0
+            return True
+    rep['dropped' if record else 'failed'].append((job.id, why))
+    return False
+
+async def _make_all(todo:list, fd:int, seen:ShingleIndex, model:str, concurrency:int, retries:int, bar, kw:dict) -> dict:
+    "Run the jobs of `todo`, `concurrency` at a time; what was reworded, dropped as near-duplicates, or failed."
+    rep, jobs = {'varied': 0, 'dropped': [], 'failed': []}, iter(todo)
+    async def worker():
+        for job in jobs:  # all workers share one iterator: each takes the next job
+            if await _make(job, fd, seen, model, retries, kw, rep): bar.update(1)
+            else: bar.set_postfix(dropped=len(rep['dropped']), failed=len(rep['failed']))
+    await asyncio.gather(*[worker() for _ in range(max(1, min(concurrency, len(todo))))])
+    return rep
+
+# %% ../nbs/02_dataset.ipynb #c0962aa7
 def generate(out:str|Path, # JSONL file to write (appended to, and resumed, if it exists)
              n:int, # how many records the file should hold when done
              model:str=STANDIN_MODEL, # LiteLLM model id that plays the agents
              seeds:str|Path|list|None=None, # seeds file or list of `Seed` (default: data/seeds.jsonl)
              concurrency:int=4, # dialogues in flight
              base_seed:int=0, # the profile's seed
-             retries:int=2, # extra attempts per dialogue after a bad answer
+             retries:int=2, # extra attempts per dialogue after a bad answer or a near-duplicate
              progress:bool=True, # show a tqdm progress bar
+             threshold:float=0.8, # Jaccard similarity from which a new dialogue near-duplicates one in the file
              **kw, # passed to `acomplete`: timeout, api_base, temperature, max_tokens, ...
             ) -> dict:
-    "Make `n` records into `out`, `concurrency` dialogues at a time; resume what is there; return a report."
+    "Make `n` records into `out`, `concurrency` dialogues at a time, none a near-duplicate; resume what is there; report."
     out = Path(out)
     jobs = plan(seeds if isinstance(seeds, list) else load_seeds(seeds), n, base_seed)
     wanted = {j.id for j in jobs}
     with _open_for_append(out) as fd:
-        done = _resume(out, fd)
-        extra = [i for i in done if i not in wanted]
-        if extra: raise FrictionError(f"{out} holds {len(extra)} records this job would not make (e.g. {extra[0]!r}): "
-                                      "made with other seeds or a larger -n; use another --out")
-        if len(set(done)) < len(done): raise FrictionError(f"{out} holds duplicate ids; run `friction validate {out}`")
-        todo = [j for j in jobs if j.id not in set(done)]
+        done, seen = _resume(out, fd), ShingleIndex(threshold)
+        if extra := [r.id for r in done if r.id not in wanted]:
+            raise FrictionError(f"{out} holds {len(extra)} records this job would not make (e.g. {extra[0]!r}): "
+                                "made with other seeds or a larger -n; use another --out")
+        if len(have := {r.id for r in done}) < len(done): raise FrictionError(f"{out} holds duplicate ids; run `friction validate {out}`")
+        for r in done: seen.add(dialogue_text(r), r.id)
+        todo = [j for j in jobs if j.id not in have]
         with tqdm(total=n, initial=len(done), desc=f'generate ({model})', unit='dialogue', disable=not progress,
                   dynamic_ncols=True) as bar:
-            failed = run_sync(_make_all(todo, fd, model, concurrency, retries, bar, kw)) if todo else []
-    return {'out': str(out), 'requested': n, 'existing': len(done), 'written': len(todo) - len(failed), 'failed': failed}
+            rep = run_sync(_make_all(todo, fd, seen, model, concurrency, retries, bar, kw))
+    return {'out': str(out), 'requested': n, 'existing': len(done),
+            'written': len(todo) - len(rep['dropped']) - len(rep['failed']), **rep}
 
 # %% ../nbs/02_dataset.ipynb #84da04e7
 @dataclass(frozen=True)
@@ -263,30 +317,6 @@ class Problem:
     message: str  # what is wrong with it
     def __str__(self): return f"line {self.line}: field {self.field!r}: {self.message}"
 
-def shingles(text:str, # any text
-             k:int=3, # words per shingle
-            ) -> set:
-    "The set of `k`-word sequences of `text` (lower-cased words)."
-    w = re.findall(r"\w+", text.lower())
-    return {tuple(w[i:i + k]) for i in range(max(1, len(w) - k + 1))} if w else set()
-
-def jaccard(a:set, b:set) -> float:
-    "|a ∩ b| / |a ∪ b| (0 for two empty sets)."
-    return len(a & b) / len(a | b) if a or b else 0.0
-
-def near_duplicates(texts:list, # one text per row
-                    threshold:float=0.8, # Jaccard similarity from which two rows count as near-duplicates
-                   ) -> dict:
-    "For each row similar to an earlier one: {row index: (most similar earlier row, similarity)}."
-    index, sets, found = defaultdict(list), [], {}
-    for i, t in enumerate(texts):
-        s = shingles(t)
-        shared = Counter(j for sh in s for j in index[sh])
-        best = max(((shared[j] / (len(s) + len(sets[j]) - shared[j]), -j) for j in shared), default=(0, 0))
-        if best[0] >= threshold: found[i] = (-best[1], best[0])
-        for sh in s: index[sh].append(i)
-        sets.append(s)
-    return found
 
 # %% ../nbs/02_dataset.ipynb #38838892
 def _think_problem(text:str) -> str|None:
@@ -318,7 +348,7 @@ def _record_problems(n:int, obj:dict) -> tuple:
     probs += [Problem(n, f'history.{i}.content', "contains <think> tags: earlier turns keep only what was said")
               for i, t in enumerate(rec.history) if '<think>' in t.content or '</think>' in t.content]
     if not probs and (p := _think_problem(to_messages(rec)[-1]['content'])): probs.append(Problem(n, 'thoughts', p))
-    return probs, ' '.join([t.content for t in rec.history] + [rec.user_input, rec.final_answer])
+    return probs, dialogue_text(rec)
 
 def _chat_problems(n:int, obj:dict) -> tuple:
     "(problems, text for duplicate checks) of a `{'messages': [...]}` row."
@@ -544,7 +574,10 @@ def generate_cmd(args) -> int:
     print(f"friction generate: profile {prof.name}, model {model}, {n} records, {conc} in flight -> {args.out}", flush=True)
     rep = generate(args.out, n, model, args.seeds, conc, prof.seed, args.retries, **kw)
     print(f"{rep['out']}: {rep['existing'] + rep['written']}/{n} records ({rep['existing']} already there, "
-          f"{rep['written']} new, {len(rep['failed'])} failed)")
+          f"{rep['written']} new, {len(rep['failed'])} failed, {len(rep['dropped'])} dropped as near-duplicates; "
+          f"{rep['varied']} reworded to avoid one)")
+    if rep['dropped']: print(f"  dropped {rep['dropped'][0][0]}: {rep['dropped'][0][1]}" + (
+        f" (and {len(rep['dropped']) - 1} more)" if len(rep['dropped']) > 1 else ''))
     for i, why in rep['failed']: print(f"  failed {i}: {why}")
     if rep['failed']:
         print("run the same command again to retry the failed dialogues", file=sys.stderr)
@@ -607,7 +640,8 @@ def dataset_stage(profile, # the run's `Profile`
         train, arts = shipped, {}
     else:
         rep = generate(gen, profile.n_generate, profile.llm_model, concurrency=profile.gen_concurrency, base_seed=profile.seed)
-        print(f"generated {rep['written']} new dialogues with {profile.llm_model} ({rep['existing']} resumed) -> {gen}")
+        print(f"generated {rep['written']} new dialogues with {profile.llm_model} ({rep['existing']} resumed, "
+              f"{len(rep['dropped'])} dropped as near-duplicates) -> {gen}")
         for i, why in rep['failed']: print(f"  failed {i}: {why}")
         if len(rep['failed']) > profile.n_generate // 10:
             raise FrictionError(f"{len(rep['failed'])} of {profile.n_generate} dialogues failed; see above, then run again to resume")

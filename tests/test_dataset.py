@@ -1,7 +1,7 @@
 """Dataset generation and validation as a user meets them: `friction generate` against a real local
 OpenAI-compatible server (tests/openai_server.py) and the offline stand-in, killed with SIGKILL and resumed;
 `friction validate` on good and broken files; the Hub upload up to the network call; the dataset stage."""
-import json, os, signal, subprocess, time
+import json, os, re, signal, subprocess, time
 from dataclasses import replace
 from pathlib import Path
 import pytest
@@ -105,6 +105,29 @@ def test_generate_killed_with_sigkill_and_resumed(openai_server, tmp_path, run_f
     assert sorted(ids) == sorted(j.id for j in plan(load_seeds(), 50))
     v = run_friction('validate', out)
     assert v.returncode == 0 and '50 lines, 0 problems' in v.stdout
+
+
+def test_more_dialogues_than_seeds_killed_and_resumed_still_validate(tmp_path, run_friction):
+    "More dialogues than the 70 seeds, SIGKILLed mid-run and resumed: no near-duplicate is written, the drops are counted."
+    out = tmp_path / 'F.jsonl'
+    args = ['generate', '--profile', 'smoke', '-n', '160', '--out', str(out), '--concurrency', '8']
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'LITELLM_LOCAL_MODEL_COST_MAP': 'True', 'LITELLM_OFFLINE_MODE': 'true'}
+    p = subprocess.Popen([str(FRICTION), *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None and (not out.exists() or len(ids_of(out)) < 90): time.sleep(0.02)
+    os.kill(p.pid, signal.SIGKILL); p.wait()
+    before = ids_of(out)
+    assert len(before) >= 90, 'the kill lands after the seeds were first used'
+    r = run_friction(*args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = re.search(r'(\d+) dropped as near-duplicates; (\d+) reworded to avoid one', r.stdout)
+    assert m, r.stdout
+    ids = ids_of(out)
+    assert len(ids) == len(set(ids)) and ids[:len(before)] == before, 'nothing written before is lost'
+    assert len(ids) == 160 - int(m.group(1)), 'every job not in the file was dropped, and counted'
+    v = run_friction('validate', out)
+    assert v.returncode == 0 and f'{len(ids)} lines, 0 problems' in v.stdout, v.stdout[-2000:]
 
 
 def test_resume_keeps_a_complete_last_line_without_newline(tmp_path):
