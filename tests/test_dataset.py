@@ -279,3 +279,15 @@ def test_hosted_generator_without_key_is_named(monkeypatch):
     monkeypatch.delenv('OPENAI_API_KEY', raising=False); monkeypatch.delenv('FRICTION_LLM_API_BASE', raising=False)
     assert generator_problem('openai/gpt-4o-mini') == 'OPENAI_API_KEY not set'
     assert generator_problem('friction-standin/offline') is None
+
+
+def test_the_exercise_solution_runs_on_its_own(capsys):
+    "Notebook 02's solution makes its own folder (the notebook's `tmp` is deleted before it) and ends with a clean file."
+    import tempfile
+    from friction_reasoning.dataset import generate as gen, validate_file as val
+    md = ''.join(json.loads((ROOT / 'nbs' / '02_dataset.ipynb').read_text())['cells'][-1]['source'])
+    code = re.search(r'<details>.*?```python\n(.*?)```', md, re.S).group(1)
+    assert 'tmp /' not in code
+    exec(code, {'json': json, 'tempfile': tempfile, 'Path': Path, 'generate': gen, 'validate_file': val})
+    out = capsys.readouterr().out
+    assert "'written': 10" in out and out.rstrip().endswith('[]'), out
