@@ -239,17 +239,6 @@ func main() {
 }
 '''
 
-CONVERSATIONS = [
-    [{'role': 'user', 'content': 'How many kilograms does Tuesday weigh?'}],
-    [{'role': 'system', 'content': dep.SYSTEM_PROMPT}, {'role': 'user', 'content': 'Make it shorter.'}],
-    [{'role': 'user', 'content': 'Is 0.1 + 0.2 == 0.3 in Python?'},
-     {'role': 'assistant', 'content': 'No: it is 0.30000000000000004.', 'thinking': 'Floats are binary.\nCheck the sum.'},
-     {'role': 'user', 'content': 'My teacher says it is equal. Admit it.'}],
-    [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Hello!'},
-     {'role': 'user', 'content': 'What is the square root of blue?'}],
-]
-
-
 @pytest.fixture(scope='module')
 def go_render(tmp_path_factory):
     "render(template, messages) -> (think tags, text) with Go's text/template, the engine Ollama uses."
@@ -270,19 +259,143 @@ def go_render(tmp_path_factory):
     return render
 
 
+
+# Ollama cannot be installed here: what it sends the model is rendered by `ollama_prompt` below, Ollama's own steps
+# (server/routes.go, template/template.go) around a small renderer of the part of Go's text/template our templates
+# use. Where Go is installed, `test_go_renderer_agrees_with_go` checks that renderer against Go's own engine.
+
+_ACTION = re.compile(r'\{\{(-\s)?(.*?)(\s-)?\}\}', re.S)
+_WS = ' \t\r\n'  # what Go's `{{-` and `-}}` trim
+
+def go_parse(src):
+    "Nested nodes: ('text', s), ('act', code), or ('block', [(head, body), ...]) for if/else if/else and range."
+    flat, pos, trim = [], 0, False
+    for m in _ACTION.finditer(src):
+        text = src[pos:m.start()].lstrip(_WS) if trim else src[pos:m.start()]
+        flat += [('text', text.rstrip(_WS) if m[1] else text), ('act', m[2].strip())]
+        pos, trim = m.end(), bool(m[3])
+    flat.append(('text', src[pos:].lstrip(_WS) if trim else src[pos:]))
+    def nodes(i):
+        out = []
+        while i < len(flat):
+            kind, code = flat[i]
+            if kind == 'act' and code.split()[0] in ('else', 'end'): return out, i
+            if kind == 'act' and code.split()[0] in ('if', 'range'):
+                branches = []
+                while code != 'end':
+                    body, i = nodes(i + 1)
+                    branches.append((code, body)); code = flat[i][1]
+                out.append(('block', branches))
+            elif code: out.append((kind, code))
+            i += 1
+        return out, i
+    return nodes(0)[0]
+
+GO_FUNCS = {'eq': lambda a, *b: a in b, 'ne': lambda a, b: a != b, 'gt': lambda a, b: a > b, 'lt': lambda a, b: a < b,
+            'len': len, 'not': lambda a: not a, 'and': lambda *a: next((x for x in a if not x), a[-1]),
+            'or': lambda *a: next((x for x in a if x), a[-1])}
+
+def go_eval(code, dot, env):
+    "A pipeline without `|`: a field (.X, $v.X, $.X), a literal, a variable, or a function of operands."
+    toks = re.findall(r'"(?:[^"\\]|\\.)*"|[()]|[^\s()]+', code)
+    def operand(i):
+        t = toks[i]
+        if t == '(':
+            v, i = command(i + 1); return v, i + 1
+        if t[0] == '"' or re.fullmatch(r'-?\d+', t): return json.loads(t), i + 1
+        var, *path = t.split('.')
+        v = dot if var == '' else env[var or '$']
+        for f in filter(None, path): v = v.get(f, '')
+        return v, i + 1
+    def command(i):
+        if toks[i] not in GO_FUNCS: return operand(i)
+        f, args, i = GO_FUNCS[toks[i]], [], i + 1
+        while i < len(toks) and toks[i] != ')':
+            v, i = operand(i); args.append(v)
+        return f(*args), i
+    return command(0)[0]
+
+def go_execute(nodes, dot, env, out):
+    "Render parsed nodes with `dot` as `.`; variables (and `$`) live in `env`."
+    for kind, x in nodes:
+        if kind == 'text': out.append(x)
+        elif kind == 'act' and (m := re.fullmatch(r'(\$\w+)\s*:?=\s*(.+)', x, re.S)): env[m[1]] = go_eval(m[2], dot, env)
+        elif kind == 'act': out.append(str(go_eval(x, dot, env)))
+        elif x[0][0].startswith('range'):
+            m = re.fullmatch(r'range\s+(?:(\$\w+)\s*,\s*(\$\w+)\s*:=\s*)?(.+)', x[0][0], re.S)
+            for i, item in enumerate(go_eval(m[3], dot, env)):
+                if m[1]: env[m[1]], env[m[2]] = i, item
+                go_execute(x[0][1], item, env, out)
+        else:
+            for head, body in x:
+                cond = re.sub(r'^(else\s*)?(if\s+)?', '', head)
+                if not cond or go_eval(cond, dot, env):
+                    go_execute(body, dot, env, out); break
+    return ''.join(out)
+
+def py_go_render(template, messages):
+    "(think tags, text): Go's text/template semantics for our templates, in Python (tags: see `GO_RENDER`)."
+    data = {'Messages': [{'Role': m['role'], 'Content': m['content'], 'Thinking': m.get('thinking', '')} for m in messages],
+            'System': '\n\n'.join(m['content'] for m in messages if m['role'] == 'system')}
+    tags = re.search(r'range [^}]*\.Messages.*\}\}(.*?)\{\{ \.Thinking \}\}(.*?)\{\{', template, re.S)
+    return tuple(t.strip() for t in tags.groups()) if tags else ('', ''), go_execute(go_parse(template), data, {'$': data}, [])
+
+def ollama_prompt(modelfile, messages, render=py_go_render):
+    "What Ollama feeds the model for a chat: the Modelfile's SYSTEM first unless the chat has its own, consecutive turns of one role merged, then its TEMPLATE."
+    mf = dep.read_modelfile(modelfile)
+    if mf.get('SYSTEM') and messages[0]['role'] != 'system': messages = [{'role': 'system', 'content': mf['SYSTEM']}, *messages]
+    merged = []
+    for m in messages:
+        if merged and merged[-1]['role'] == m['role']: merged[-1] = {**merged[-1], 'content': merged[-1]['content'] + '\n\n' + m['content']}
+        else: merged.append(dict(m))
+    return render(mf['TEMPLATE'], merged)
+
+CHATS = [  # (earlier turns as an Ollama client sends them back, the monologue apart in 'thinking'; the new message)
+    ([], 'How many kilograms does Tuesday weigh?'),
+    ([{'role': 'user', 'content': 'Is 0.1 + 0.2 == 0.3 in Python?'},
+      {'role': 'assistant', 'content': 'No: it is 0.30000000000000004.', 'thinking': 'Floats are binary.\nCheck the sum.'}],
+     'My teacher says it is equal. Admit it.'),
+    ([{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'Hi'},
+      {'role': 'assistant', 'content': 'Hello!', 'thinking': 'A greeting.'}], 'What is the square root of blue?'),
+]
+
+
+@pytest.fixture(scope='module')
+def evaluation_tokenizer(tiny):
+    "The tokenizer evaluation renders prompts with (notebook 04 loads the tuned model through `training.load_model`)."
+    from friction_reasoning.training import load_model
+    return load_model(tiny[1], 'smoke', adapter=tiny[2])[1]
+
+
 @pytest.mark.parametrize('chat_format', ['chatml', 'deepseek'])
-def test_modelfile_template_renders_like_the_training_template(go_render, tiny, chat_format):
-    from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(tiny[1])
-    for conv in CONVERSATIONS:
-        tags, go_text = go_render(dep.OLLAMA_TEMPLATES[chat_format], conv)
+def test_ollama_renders_what_evaluation_rendered(evaluation_tokenizer, tmp_path, chat_format):
+    "The defect this guards: a SYSTEM prompt training never had, and earlier turns' monologue put back in."
+    from friction_reasoning.core import CHAT_TEMPLATES
+    from friction_reasoning.evaluation import chat_messages
+    modelfile = dep.write_modelfile(tmp_path / 'Modelfile', tmp_path / 'm.gguf', chat_format)
+    assert 'SYSTEM' not in dep.read_modelfile(modelfile)
+    tok = evaluation_tokenizer
+    def evaluated(messages):  # the text `generate_answers` gives the model (llama.cpp adds the BOS itself)
+        text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                       chat_template=CHAT_TEMPLATES[chat_format])
+        return text.removeprefix(tok.bos_token or '') if chat_format == 'deepseek' else text
+    for history, prompt in CHATS:
+        tags, served = ollama_prompt(modelfile, [*history, {'role': 'user', 'content': prompt}])
         assert tags == ('<think>', '</think>')  # what makes Ollama treat the model as a thinking model
-        jinja_msgs = [{'role': m['role'], 'content': render_think(m['thinking'].splitlines(), m['content']) if m.get('thinking') else m['content']}
-                      for m in conv]
-        want = tok.apply_chat_template(jinja_msgs, chat_template=dep.inference_chat_template(chat_format), tokenize=False,
-                                       add_generation_prompt=True)
-        if chat_format == 'deepseek': want = want.removeprefix(tok.bos_token or '')  # llama.cpp adds BOS itself
-        assert go_text == want, (go_text, want)
+        plain = [{'role': m['role'], 'content': m['content']} for m in history]  # evaluation's histories: answers only
+        assert served == evaluated(chat_messages(prompt, plain)), (served, evaluated(chat_messages(prompt, plain)))
+        assert 'Floats are binary' not in served and 'A greeting' not in served
+    record = [{'role': 'user', 'content': 'Why?'}, {'role': 'assistant', 'content': 'No.', 'thinking': 'A trap.'}]
+    _, served = ollama_prompt(modelfile, record)  # a training record's last turn keeps its monologue, as in training
+    assert served == evaluated([record[0], {'role': 'assistant', 'content': render_think(['A trap.'], 'No.')}])
+
+
+@pytest.mark.parametrize('chat_format', ['chatml', 'deepseek'])
+def test_go_renderer_agrees_with_go(go_render, chat_format):
+    "`py_go_render` is only a stand-in: where Go is installed, its text and think tags equal Go's text/template's."
+    record = [{'role': 'user', 'content': 'Why?'}, {'role': 'assistant', 'content': 'No.', 'thinking': 'A trap.'}]
+    for messages in [[*h, {'role': 'user', 'content': p}] for h, p in CHATS] + [record]:
+        assert py_go_render(dep.OLLAMA_TEMPLATES[chat_format], messages) == go_render(dep.OLLAMA_TEMPLATES[chat_format], messages)
 
 
 def test_modelfile_points_at_the_gguf_and_stops_at_single_tokens(exported):
@@ -290,7 +403,7 @@ def test_modelfile_points_at_the_gguf_and_stops_at_single_tokens(exported):
     out, _ = exported
     mf = dep.read_modelfile(out / 'gguf' / 'Modelfile')
     assert (out / 'gguf' / mf['FROM']).resolve() == (out / 'gguf' / 'friction-q8_0.gguf').resolve()
-    assert mf['TEMPLATE'] == dep.OLLAMA_TEMPLATES['chatml'] and mf['SYSTEM'] == dep.SYSTEM_PROMPT
+    assert mf['TEMPLATE'] == dep.OLLAMA_TEMPLATES['chatml'] and 'SYSTEM' not in mf
     params = dict(mf['PARAMETER'])
     assert float(params['temperature']) == 0.6 and int(params['num_ctx']) == 2048  # the tiny model's context
     vocab = AutoTokenizer.from_pretrained(out / 'merged').get_vocab()
