@@ -12,7 +12,7 @@ __all__ = ['LLAMA_CPP_PYTHON', 'GGUF_TYPES', 'VERIFY_PROMPT', 'QUANT_TYPES', 'OL
            'quiet_transformers', 'export_cmd', 'compare_args', 'read_prompts', 'compare_cmd', 'deployment_stage']
 
 # %% ../nbs/05_deployment.ipynb #65628b10
-import json, os, re, shutil, subprocess, sys, tempfile
+import importlib.util, json, os, re, shutil, subprocess, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from .core import (BEHAVIOURS, CHAT_TEMPLATES, FrictionError, atomic_dir, write_json, split_think,
@@ -235,6 +235,27 @@ def _tail_error(text:str) -> str:
     errs = [l for l in lines if re.search(r'error|exception|errno|killed', l, re.I)]
     return (errs or lines or ['no output'])[-1][:300]
 
+def _gguf_job(kind:str, valid:dict, what:str, out:Path, overwrite:bool, need:int):
+    "The checks before writing a GGUF: a known `kind` (ValueError), no existing `out` unless `overwrite`, room for `need` bytes."
+    if kind not in valid: raise ValueError(f"unknown {what} {kind!r} (valid: {', '.join(valid)})")
+    if out.exists() and not overwrite: raise FrictionError(f"{out} already exists; pass --overwrite to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _check_space(out.parent, need, f'the {kind} GGUF')
+
+def _run_to_gguf(code:str, args:list, out:Path, what:str) -> Path:
+    "Run `python -c code *args TMP`; rename TMP (beside `out`) to `out` only if the tool succeeded and wrote a GGUF."
+    tmp = out.with_name(f'.{out.name}.tmp-{os.getpid()}')
+    try:
+        r = subprocess.run([sys.executable, '-c', code, *map(str, args), str(tmp)], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode or not tmp.exists():
+            raise FrictionError(f"{what} failed (exit {r.returncode}): {_tail_error(r.stderr + r.stdout)}")
+        with open(tmp, 'rb') as f:
+            if f.read(4) != b'GGUF': raise FrictionError(f"{what} wrote {out.name} without the GGUF header")
+        os.replace(tmp, out)
+    finally: tmp.unlink(missing_ok=True)
+    return out
+
 def convert_to_gguf(model_dir:str|Path, # merged transformers folder
                     out:str|Path, # the .gguf file to write
                     outtype:str='f16', # one of `GGUF_TYPES`
@@ -242,24 +263,11 @@ def convert_to_gguf(model_dir:str|Path, # merged transformers folder
                    ) -> Path:
     "Convert a transformers model folder to one GGUF file with llama.cpp's converter (temporary file, then rename)."
     model_dir, out = Path(model_dir), Path(out)
-    if outtype not in GGUF_TYPES: raise ValueError(f"unknown GGUF type {outtype!r} (valid: {', '.join(GGUF_TYPES)})")
     if not (model_dir / 'config.json').exists(): raise FrictionError(f"{model_dir} is not a model folder (no config.json)")
-    if out.exists() and not overwrite: raise FrictionError(f"{out} already exists; pass --overwrite to replace it")
-    src = llama_cpp_source()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _check_space(out.parent, int(_n_params(model_dir) * GGUF_TYPES[outtype]) + 2**20, f'the {outtype} GGUF')
-    tmp = out.with_name(f'.{out.name}.tmp-{os.getpid()}')
-    try:
-        r = subprocess.run([sys.executable, '-c', _CONVERT, str(src), declared_pre_tokenizer(model_dir) or '',
-                            str(model_dir), '--outfile', str(tmp), '--outtype', outtype],
-                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if r.returncode: raise FrictionError(f"GGUF conversion of {model_dir} to {outtype} failed "
-                                             f"(exit {r.returncode}): {_tail_error(r.stderr + r.stdout)}")
-        with open(tmp, 'rb') as f:
-            if f.read(4) != b'GGUF': raise FrictionError(f"the converter wrote {out.name} without the GGUF header")
-        os.replace(tmp, out)
-    finally: tmp.unlink(missing_ok=True)
-    return out
+    _gguf_job(outtype, GGUF_TYPES, 'GGUF type', out, overwrite, int(_n_params(model_dir) * GGUF_TYPES.get(outtype, 0)) + 2**20)
+    args = [llama_cpp_source(), declared_pre_tokenizer(model_dir) or '', model_dir, '--outtype', outtype, '--outfile']
+    return _run_to_gguf(_CONVERT, args, out, f"GGUF conversion of {model_dir} to {outtype}")
+
 
 # %% ../nbs/05_deployment.ipynb #60e6201f
 def gguf_metadata(path:str|Path, # a .gguf file
@@ -312,25 +320,15 @@ def quantize_gguf(f16:str|Path, # the f16 GGUF to start from
                   overwrite:bool=False, # replace an existing `out`
                  ) -> Path:
     "Quantize a GGUF with llama.cpp's quantizer (needs `llama-cpp-python`; temporary file, then rename)."
-    import importlib.util
     f16, out = Path(f16), Path(out)
-    if qtype not in QUANT_TYPES: raise ValueError(f"unknown quantization {qtype!r} (valid: {', '.join(QUANT_TYPES)})")
     if not f16.exists(): raise FrictionError(f"{f16} does not exist")
-    if out.exists() and not overwrite: raise FrictionError(f"{out} already exists; pass --overwrite to replace it")
+    _gguf_job(qtype, QUANT_TYPES, 'quantization', out, overwrite, f16.stat().st_size // 2)
     if importlib.util.find_spec('llama_cpp') is None:
         raise FrictionError(f"{qtype} needs llama.cpp's quantizer: pip install llama-cpp-python (compiles, ~6 min)")
-    _check_space(out.parent, f16.stat().st_size // 2, f'the {qtype} GGUF')
-    code = ("import sys, llama_cpp as L\np = L.llama_model_quantize_default_params(); p.ftype = int(sys.argv[3])\n"
-            "sys.exit(L.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p))")
-    tmp = out.with_name(f'.{out.name}.tmp-{os.getpid()}')
-    try:
-        r = subprocess.run([sys.executable, '-c', code, str(f16), str(tmp), str(QUANT_TYPES[qtype])],
-                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if r.returncode or not tmp.exists():
-            raise FrictionError(f"quantizing {f16.name} to {qtype} failed (exit {r.returncode}): {_tail_error(r.stderr + r.stdout)}")
-        os.replace(tmp, out)
-    finally: tmp.unlink(missing_ok=True)
-    return out
+    code = ("import sys, llama_cpp as L\np = L.llama_model_quantize_default_params(); p.ftype = int(sys.argv[2])\n"
+            "sys.exit(L.llama_model_quantize(sys.argv[1].encode(), sys.argv[3].encode(), p))")
+    return _run_to_gguf(code, [f16, QUANT_TYPES[qtype]], out, f"quantizing {f16.name} to {qtype}")
+
 
 # %% ../nbs/05_deployment.ipynb #397196a5
 _LAST_USER = '{{- $lastUser := -1 }}{{- range $i, $_ := .Messages }}{{ if eq .Role "user" }}{{ $lastUser = $i }}{{ end }}{{ end }}'
