@@ -89,3 +89,14 @@ def test_the_card_states_the_agreement_the_file_holds():
     m = re.search(r"passes agree on\s+([\d.]+)% of labels", card)
     assert m, 'the card states the agreement between the passes'
     assert abs(float(m.group(1)) - 100 * agree) < 0.05, (m.group(1), agree)
+
+def test_the_card_is_a_hub_dataset_card_and_its_counts_are_the_files():
+    "data/README.md loads as a Hugging Face dataset card: its licence, one configuration per file, and the file table's counts."
+    import re
+    from huggingface_hub import DatasetCard
+    card = DatasetCard.load(data_path('README.md'))
+    assert card.data.license == 'cc-by-4.0' and card.data.language == ['en']
+    files = [c['data_files'] for c in card.data.configs]
+    table = dict(re.findall(r"^\| `(\w+\.jsonl)` \| (\d+) \|", card.text, re.M))
+    assert sorted(table) == sorted(files), (table, files)
+    for f in files: assert int(table[f]) == len(rows(f)), f
