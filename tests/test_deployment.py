@@ -500,6 +500,22 @@ def test_full_disk_leaves_the_old_export(exported, tiny):
     finally: subprocess.run(['umount', str(mnt)])
 
 
+def test_the_talks_and_guides_deployment_commands_run_as_written():
+    "Every `friction export`/`compare` line of the talk and the workshop guide parses, and a second export into one folder says --overwrite."
+    import shlex
+    from friction_reasoning.pipeline import parser
+    root = Path(__file__).resolve().parent.parent
+    lines = [l.split('#')[0].strip() for f in ('slides/talk.md', 'nbs/workshop.qmd') for l in (root / f).read_text().splitlines()
+             if re.match(r'\s*(\.venv/bin/)?friction (export|compare)\b', l)]
+    assert sum(l.split()[1] == 'export' for l in lines) >= 2, lines
+    made = set()
+    for line in lines:
+        args = parser().parse_args(shlex.split(line)[1:])  # an unknown option exits here
+        if args.command == 'export':
+            assert args.out not in made or args.overwrite, f"{line}: exports into {args.out} again without --overwrite"
+            made.add(args.out)
+
+
 def test_quantization_names_are_checked(tiny, tmp_path):
     r = friction('export', '--adapter', tiny[2], '--out', tmp_path / 'out', '--quant', 'q3_XS')
     assert r.returncode == 2 and 'invalid choice' in r.stderr and 'q4_K_M' in r.stderr
