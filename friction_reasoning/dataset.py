@@ -6,7 +6,7 @@
 __all__ = ['GENERATOR_VERSION', 'DATASET_CARD', 'LOCAL_SERVERS', 'Turn', 'Thought', 'Record', 'read_records', 'to_messages',
            'Seed', 'load_seeds', 'arelay', 'relay', 'shingles', 'jaccard', 'ShingleIndex', 'near_duplicates',
            'dialogue_text', 'Job', 'plan', 'generate', 'Problem', 'LabelledResponse', 'validate_file', 'dataset_stats',
-           'plot_stats', 'to_dataset', 'dataset_card', 'push_to_hub', 'generate_args', 'generate_cmd', 'validate_args',
+           'plot_stats', 'to_dataset', 'dataset_card', 'push_to_hub', 'generate_cli', 'generate_cmd', 'validate_cli',
            'validate_cmd', 'generator_problem', 'dataset_stage']
 
 # %% ../nbs/02_dataset.ipynb #8af6c862
@@ -553,7 +553,9 @@ def push_to_hub(records:list, # `Record`s
     return f"https://huggingface.co/datasets/{repo_id}"
 
 # %% ../nbs/02_dataset.ipynb #0ed2bfa8
-def generate_args(p):
+def generate_cli(sub):
+    "Declare `friction generate` (its options) on the `friction` parser's subcommands."
+    p = sub.add_parser('generate', help='friction dialogues from the agent relay, streamed to JSONL (resumable)')
     add_profile_arg(p)
     p.add_argument('-n', '--n', type=int, default=None, help="records the file should hold (default: the profile's n_generate)")
     p.add_argument('--out', required=True, help='JSONL file to write; an existing one is resumed')
@@ -564,15 +566,18 @@ def generate_args(p):
     p.add_argument('--timeout', type=float, default=60.0, help='seconds per LLM call attempt (default: %(default)s)')
     p.add_argument('--retries', type=int, default=2, help='extra attempts per dialogue after a bad answer (default: %(default)s)')
     p.add_argument('--push-to-hub', default=None, metavar='REPO', help='afterwards, upload to this Hub dataset (token: HF_TOKEN)')
+    p.set_defaults(func=generate_cmd)
 
-def generate_cmd(args) -> int:
+# %% ../nbs/02_dataset.ipynb #3b0fdd07
+def generate_cmd(args) -> int|None:
+    "Run `friction generate`: `generate` with the profile's defaults, then its report (exit 1 if dialogues failed)."
     prof = get_profile(args.profile, check_hardware=False)  # making data needs no GPU
     n, model = args.n if args.n is not None else prof.n_generate, args.model or prof.llm_model
-    if n < 1: raise FrictionError(f"-n must be at least 1, not {n}", code=2)
+    if n < 1: raise FrictionError(f"-n must be at least 1, not {n}")
     conc = args.concurrency or prof.gen_concurrency
-    if conc < 1: raise FrictionError(f"--concurrency must be at least 1, not {conc}", code=2)
+    if conc < 1: raise FrictionError(f"--concurrency must be at least 1, not {conc}")
     if not args.api_base and (missing := missing_keys(model)):
-        raise FrictionError(f"model {model} needs {', '.join(missing)} in the environment", code=2)
+        raise FrictionError(f"model {model} needs {', '.join(missing)} in the environment")
     kw = {'timeout': args.timeout} | ({'api_base': args.api_base} if args.api_base else {})
     print(f"friction generate: profile {prof.name}, model {model}, {n} records, {conc} in flight -> {args.out}", flush=True)
     rep = generate(args.out, n, model, args.seeds, conc, prof.seed, args.retries, **kw)
@@ -587,11 +592,17 @@ def generate_cmd(args) -> int:
         return 1
     if args.push_to_hub: print(f"pushed: {push_to_hub(read_records(args.out), args.push_to_hub)}")
 
-def validate_args(p):
+# %% ../nbs/02_dataset.ipynb #79f5fc06
+def validate_cli(sub):
+    "Declare `friction validate` (its options) on the `friction` parser's subcommands."
+    p = sub.add_parser('validate', help='check a dataset file: every problem with its line and field')
     p.add_argument('file', help='JSONL file of records (or of chat messages rows)')
     p.add_argument('--threshold', type=float, default=0.8, help='Jaccard similarity for near-duplicates (default: %(default)s)')
+    p.set_defaults(func=validate_cmd)
 
+# %% ../nbs/02_dataset.ipynb #918f9fca
 def validate_cmd(args) -> int:
+    "Run `friction validate`: every problem of the file on its own line, then a summary (exit 1 unless clean)."
     probs = validate_file(args.file, args.threshold)
     for p in probs: print(f"{args.file}:{p.line}: field {p.field!r}: {p.message}")
     n = sum(1 for l in open(args.file, encoding='utf-8', errors='replace') if l.strip())
