@@ -8,8 +8,8 @@ __all__ = ['LLAMA_CPP_PYTHON', 'GGUF_TYPES', 'VERIFY_PROMPT', 'QUANT_TYPES', 'OL
            'merge_adapter', 'llama_cpp_source', 'declared_pre_tokenizer', 'convert_to_gguf', 'gguf_metadata',
            'greedy_ids', 'verify_gguf', 'quantize_gguf', 'ollama_commands', 'write_modelfile', 'read_modelfile',
            'serve_gguf', 'chat', 'served_check', 'hub_kind', 'publish', 'Backend', 'load_local', 'local_reply',
-           'open_backend', 'reply_parts', 'compare', 'show_compare', 'compare_html', 'export', 'export_args',
-           'quiet_transformers', 'export_cmd', 'compare_args', 'read_prompts', 'compare_cmd', 'deployment_stage']
+           'open_backend', 'reply_parts', 'compare', 'show_compare', 'compare_html', 'export', 'export_cli',
+           'quiet_transformers', 'export_cmd', 'compare_cli', 'read_prompts', 'compare_cmd', 'deployment_stage']
 
 # %% ../nbs/05_deployment.ipynb #65628b10
 import importlib.util, json, os, re, shutil, subprocess, sys, tempfile
@@ -730,7 +730,9 @@ def export(adapter:str|Path, # LoRA adapter folder
     return res
 
 # %% ../nbs/05_deployment.ipynb #c34a337c
-def export_args(p):
+def export_cli(sub):
+    "Declare `friction export` on the `friction` parser's subcommands."
+    p = sub.add_parser('export', help='merge an adapter, convert it to GGUF, write the Ollama Modelfile and cards (optionally publish)')
     p.add_argument('--adapter', required=True, help='LoRA adapter folder (from friction train)')
     p.add_argument('--out', required=True, help='export folder: merged/, gguf/ (GGUF files, Modelfile, card)')
     p.add_argument('--base-model', default=None, help='base model folder or hub id (default: from adapter_config.json)')
@@ -742,6 +744,7 @@ def export_args(p):
     p.add_argument('--hub', metavar='USER/NAME', default=None, help='also publish to this Hub repository (dry run unless --upload)')
     p.add_argument('--hub-content', choices=['gguf', 'merged', 'adapter'], default='gguf', help='what to publish (default: %(default)s)')
     p.add_argument('--upload', action='store_true', help='really upload to the Hub (needs HF_TOKEN)')
+    p.set_defaults(func=export_cmd)
 
 def quiet_transformers():
     "No loading bars or deprecation notices from transformers and peft: a command's own output stays readable."
@@ -765,7 +768,9 @@ def export_cmd(args):
         folder = {'gguf': res['modelfile'].parent, 'merged': res['merged_model'], 'adapter': Path(args.adapter)}[args.hub_content]
         publish(folder, args.hub, upload=args.upload)
 
-def compare_args(p):
+def compare_cli(sub):
+    "Declare `friction compare` on the `friction` parser's subcommands."
+    p = sub.add_parser('compare', help="the same prompts through two models, side by side, with the judge's labels")
     p.add_argument('a', help='baseline: model or adapter folder, .gguf file, or LiteLLM id (id@api_base for a server)')
     p.add_argument('b', help='the model to compare with it, same forms')
     p.add_argument('--prompts', default=None, help="JSONL with 'prompt' (and optional 'behaviour', 'history') per line; default: one per behaviour")
@@ -775,6 +780,7 @@ def compare_args(p):
     p.add_argument('--json', default=None, help='also save the rows as JSON here')
     p.add_argument('--html', default=None, help='also save the side-by-side table as HTML here')
     add_profile_arg(p)
+    p.set_defaults(func=compare_cmd)
 
 def read_prompts(path:str|Path # JSONL file, one {'prompt', 'behaviour'?, 'history'?} per line
                 ) -> list:
