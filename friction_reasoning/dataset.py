@@ -24,7 +24,7 @@ from tqdm import tqdm
 from . import __version__
 from .core import (BEHAVIOURS, JUDGE_LABELS, FrictionError, add_profile_arg, behaviour, data_path, get_profile,
                                      render_think, split_think)
-from .pipeline import read_jsonl
+from .pipeline import read_jsonl, write_jsonl
 from .agents import (PERSONAS, STANDIN_MODEL, LLMError, acomplete, answer_messages, missing_keys,
                                        persona_messages, run_sync, vary_messages)
 
@@ -64,25 +64,10 @@ class Record(BaseModel):
         return v
 
 # %% ../nbs/02_dataset.ipynb #91fe01e1
-def _read_models(path:str|Path, # a JSONL file
-                 model, # the pydantic model every line must validate as
-                ) -> list:
-    "Every line of `path` as a `model`; the first bad line raises `FrictionError` naming file, line and field."
-    path = Path(path)
-    if not path.exists(): raise FrictionError(f"{path}: no such file")
-    rows = []
-    for n, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
-        if not line.strip(): continue
-        try: rows.append(model.model_validate_json(line))
-        except ValidationError as e:
-            err = e.errors()[0]
-            raise FrictionError(f"{path}:{n}: field {'.'.join(map(str, err['loc'])) or 'json'!r}: {err['msg']}") from None
-    return rows
-
 def read_records(path:str|Path # a JSONL file of records
                 ) -> list:
     "The records of a JSONL file; a bad line raises `FrictionError` naming file, line and field."
-    return _read_models(path, Record)
+    return read_jsonl(path, Record)
 
 def to_messages(record:Record, # one friction dialogue
                 system:str|None=None, # an optional system prompt put first
@@ -109,7 +94,8 @@ class Seed(BaseModel):
 def load_seeds(path:str|Path|None=None, # JSONL of seeds; None: the course's data/seeds.jsonl
               ) -> list:
     "The seeds of a file; a bad line raises `FrictionError` naming file, line and field."
-    seeds = _read_models(path or data_path('seeds.jsonl'), Seed)
+    path = path or data_path('seeds.jsonl')
+    seeds = read_jsonl(path, Seed)
     ids = [s.id for s in seeds]
     if len(set(ids)) < len(ids): raise FrictionError(f"{path}: duplicate seed id {next(i for i in ids if ids.count(i) > 1)!r}")
     return seeds
@@ -661,9 +647,7 @@ def dataset_stage(profile, # the run's `Profile`
             raise FrictionError(f"{len(rep['failed'])} of {profile.n_generate} dialogues failed; see above, then run again to resume")
         if probs := validate_file(gen): raise FrictionError(f"{gen}: {len(probs)} problems, first: {probs[0]}")
         train, arts = shipped + ([] if profile.llm_model.startswith('friction-standin/') else read_records(gen)), {'generated_data': str(gen)}
-    out = folder / 'train.jsonl'
-    tmp_out = out.with_name(out.name + '.tmp')
-    tmp_out.write_text(''.join(r.model_dump_json() + '\n' for r in train), encoding='utf-8'); os.replace(tmp_out, out)
+    out = write_jsonl(folder / 'train.jsonl', train)
     if probs := validate_file(out): raise FrictionError(f"{out}: {len(probs)} problems, first: {probs[0]}")
     plot = plot_stats(train, folder / 'stats.png', f"training data: {len(train)} records")
     dataset_card(train, f'{profile.name}-train').save(folder / 'README.md')
