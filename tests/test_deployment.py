@@ -525,18 +525,18 @@ def test_quantization_names_are_checked(tiny, tmp_path):
 # ---- the converter's source and the pre-tokenizer declaration -------------------------------------------------------
 
 def test_converter_is_unpacked_from_the_cached_sdist(tmp_path, monkeypatch):
-    sdist = dep.cache_dir() / 'llama-cpp' / f'llama_cpp_python-{dep.LLAMA_CPP_PYTHON}.tar.gz'
+    sdist = dep.cache_dir() / 'llama-cpp' / f'llama_cpp_python-{dep.LLAMA_CPP_VERSION}.tar.gz'
     if not sdist.exists(): pytest.skip('the llama-cpp-python sdist is not cached (make setup downloads it)')
     (tmp_path / 'llama-cpp').mkdir(); os.symlink(sdist, tmp_path / 'llama-cpp' / sdist.name)
     monkeypatch.setenv('FRICTION_CACHE', str(tmp_path))
-    src = dep.llama_cpp_source(download=False)
+    src = dep.llama_cpp_converter(download=False)
     assert (src / 'convert_hf_to_gguf.py').exists() and (src / 'gguf-py' / 'gguf' / '__init__.py').exists()
     assert sorted(p.name for p in src.iterdir()) == ['conversion', 'convert_hf_to_gguf.py', 'gguf-py']  # nothing else
 
 
 def test_missing_converter_without_download_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv('FRICTION_CACHE', str(tmp_path))
-    with pytest.raises(dep.FrictionError, match='converter not found'): dep.llama_cpp_source(download=False)
+    with pytest.raises(dep.FrictionError, match='converter not found'): dep.llama_cpp_converter(download=False)
 
 
 def test_only_a_qwen2_pre_tokenizer_is_declared_qwen2(tiny, tmp_path):
