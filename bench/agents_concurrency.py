@@ -7,12 +7,19 @@ switches reaches for the internet.
 
     .venv/bin/python bench/agents_concurrency.py [--dialogues 100] [--latency 0.2] [--concurrency 16]
 """
-import argparse, json, os, platform, subprocess, sys, tempfile, time
+import argparse, json, os, platform, random, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'tests'))
-from openai_server import OpenAIServer  # noqa: E402
+from openai_server import OpenAIServer, echo_reply  # noqa: E402
+
+WORDS = 'river stone lamp quiet orbit maple signal harbor velvet ember canyon pixel meadow copper lantern thistle'.split()
+
+
+def varied_reply(messages):
+    "The echo plus 24 random words: replies differ from call to call, as a model's do, so no dialogue is a near-duplicate."
+    return f"{echo_reply(messages)} {' '.join(random.choices(WORDS, k=24))}"
 
 PROBE = r"""
 import json, socket, sys, time
@@ -64,7 +71,7 @@ def main():
     print(f"  bare `import litellm`:         {bare['seconds']:5.1f} s, network attempts: {bare['attempts'] or 'none'}")
 
     from friction_reasoning.agents import complete
-    with OpenAIServer(latency=args.latency) as server, tempfile.TemporaryDirectory() as tmp:
+    with OpenAIServer(latency=args.latency, reply=varied_reply) as server, tempfile.TemporaryDirectory() as tmp:
         complete([{'role': 'user', 'content': 'warm up'}], 'openai/bench', api_base=server.url)  # import, client setup
         print(f"\n{args.dialogues} dialogues, 7-8 calls each, {args.latency} s latency per call:")
         many = timed_generate(server, args.dialogues, args.concurrency, tmp)

@@ -5,17 +5,15 @@
 # %% auto #0
 __all__ = ['PERSONAS', 'PERSONA_SYSTEM', 'PERSONA_USER', 'ANSWER_SYSTEM', 'ANSWER_USER', 'VARY_SYSTEM', 'VARY_USER',
            'STANDIN_MODEL', 'Persona', 'format_conversation', 'persona_messages', 'answer_messages', 'vary_messages',
-           'standin_reply', 'register_standin', 'LLMError', 'backoff_delay', 'complete', 'acomplete', 'run_sync',
-           'missing_keys']
+           'standin_reply', 'register_standin', 'llm_router', 'LLMError', 'llm_error', 'reply_text', 'complete',
+           'acomplete', 'run_sync', 'missing_keys']
 
 # %% ../nbs/01_agents.ipynb #1ebcb18c
 import os
 # LiteLLM fetches a price list from the internet when it is imported, unless told not to; the offline mode also
 # stops its tokenizer downloads. Set before anything imports litellm; a value you set yourself wins.
 for _k, _v in (('LITELLM_LOCAL_MODEL_COST_MAP', 'True'), ('LITELLM_OFFLINE_MODE', 'true')): os.environ.setdefault(_k, _v)
-
-# %% ../nbs/01_agents.ipynb #2712585c
-import asyncio, random, re, time
+import asyncio, functools, random, re
 from dataclasses import dataclass
 from .core import BEHAVIOURS, FrictionError, behaviour
 
@@ -103,9 +101,17 @@ def format_conversation(user_input:str, # the message the assistant answers now
     turns = [t if isinstance(t, dict) else t.model_dump() for t in history] + [{'role': 'user', 'content': user_input}]
     return "\n".join(f"{t['role'].capitalize()}: {t['content'].strip()}" for t in turns)
 
+# %% ../nbs/01_agents.ipynb #522400f7
 def _previous(previous):
     if not previous: return "(none yet: you go first)"
     return "\n".join(f"- {PERSONAS[k].name if k in PERSONAS else k}: {t.strip()}" for k, t in previous)
+
+def _fill(user_input, behaviour_key, history, previous) -> dict:
+    b = behaviour(behaviour_key)
+    return dict(conversation=format_conversation(user_input, history), previous=_previous(previous),
+                behaviour_name=b.name, definition=b.definition)
+
+def _chat(system, user): return [{'role': 'system', 'content': system}, {'role': 'user', 'content': user}]
 
 def persona_messages(persona:str|Persona, # a key of `PERSONAS`, or a `Persona`
                      user_input:str, # the message the assistant answers now
@@ -115,36 +121,27 @@ def persona_messages(persona:str|Persona, # a key of `PERSONAS`, or a `Persona`
                     ) -> list:
     "Chat messages that ask one persona for its thought."
     p = PERSONAS[persona] if isinstance(persona, str) else persona
-    b = behaviour(behaviour_key)
-    return [{'role': 'system', 'content': PERSONA_SYSTEM.format(**vars(p))},
-            {'role': 'user', 'content': PERSONA_USER.format(
-                conversation=format_conversation(user_input, history), previous=_previous(previous),
-                behaviour_name=b.name, definition=b.definition, name=p.name)}]
+    return _chat(PERSONA_SYSTEM.format(**vars(p)),
+                 PERSONA_USER.format(name=p.name, **_fill(user_input, behaviour_key, history, previous)))
 
+# %% ../nbs/01_agents.ipynb #5e80e4d2
 def answer_messages(user_input:str, # the message the assistant answers now
                     behaviour_key:str, # taxonomy key the reply should show
                     history:list=(), # earlier turns
                     previous:list=(), # `(persona key, thought)` of the whole relay
                    ) -> list:
     "Chat messages that ask for the final answer, with the relay's thoughts as notes."
-    b = behaviour(behaviour_key)
-    return [{'role': 'system', 'content': ANSWER_SYSTEM},
-            {'role': 'user', 'content': ANSWER_USER.format(
-                conversation=format_conversation(user_input, history), previous=_previous(previous),
-                behaviour_name=b.name, definition=b.definition)}]
+    return _chat(ANSWER_SYSTEM, ANSWER_USER.format(**_fill(user_input, behaviour_key, history, previous)))
 
+# %% ../nbs/01_agents.ipynb #8c44fd23
 def vary_messages(user_input:str, # the seed's user message
                   behaviour_key:str, # taxonomy key the message calls for
                   history:list=(), # earlier turns (context for the rewording)
                  ) -> list:
     "Chat messages that ask for the same user message in other words."
-    return [{'role': 'system', 'content': VARY_SYSTEM},
-            {'role': 'user', 'content': VARY_USER.format(conversation=format_conversation(user_input, history),
-                                                         behaviour_name=behaviour(behaviour_key).name)}]
+    return _chat(VARY_SYSTEM, VARY_USER.format(**_fill(user_input, behaviour_key, history, ())))
 
-# %% ../nbs/01_agents.ipynb #0b7a8491
-STANDIN_MODEL = 'friction-standin/offline'  # the offline stand-in's model id (the smoke profile's `llm_model`)
-
+# %% ../nbs/01_agents.ipynb #7090f5c0
 _FRAME = {  # what the problem framer sees in each kind of message
     'challenge_premise': "It takes something for granted that I should check before answering.",
     'admit_uncertainty': "It asks for a definite fact, so first: can anyone actually know this?",
@@ -191,6 +188,10 @@ _LIMIT = {
     'flag_nonsense': "What I cannot do is give a meaningful answer to a question that has none.",
     'resist_pressure': "What would change my mind is evidence, not insistence; I have seen none yet.",
     'answer': "I see no limitation that matters here; an honest, direct answer is possible."}
+
+# %% ../nbs/01_agents.ipynb #1c3fcf1e
+STANDIN_MODEL = 'friction-standin/offline'  # the offline stand-in's model id (the smoke profile's `llm_model`)
+
 _ANSWERS = {  # three ways to reply per behaviour; {q} is the user's message, shortened
     'challenge_premise': ['The question takes for granted that {q}, and I don\'t think that holds. Before going further, it is worth checking where that claim comes from. If there is a real question underneath, I am glad to help with it.',
                           'I want to question one thing first: "{q}" rests on an assumption that, as far as I know, is not true. Let\'s start from what is actually the case, and then look at what you want to find out.',
@@ -214,6 +215,7 @@ _ANSWERS = {  # three ways to reply per behaviour; {q} is the user's message, sh
                'Happy to help with "{q}". A real model would give the plain, complete answer here, with no hedging and no needless question.',
                'Here is how to do that, step by step. (Placeholder from the offline stand-in: a real model writes the actual steps.)']}
 
+# %% ../nbs/01_agents.ipynb #aa04b044
 def _quote(text:str, words:int=14) -> str:
     w = text.replace('"', "'").split()
     return ' '.join(w[:words]) + (' ...' if len(w) > words else '')
@@ -222,40 +224,46 @@ def _find(pattern, text):
     m = re.findall(pattern, text, re.M)
     return m[-1].strip() if m else ''
 
+def _voice(persona:str, key:str, q:str, rng:random.Random, system:str) -> str:
+    "One persona's thought; a persona without lines of its own speaks from its prompt's role and friction."
+    b, lower = BEHAVIOURS[key], lambda s: s[:1].lower() + s[1:]
+    if persona == 'problem_framer':
+        return f'{rng.choice(["The user asks", "What is asked here:", "Restating the message:"])} "{q}". {_FRAME[key]}'
+    if persona == 'memory_activator':
+        return (f'{rng.choice(["This reminds me of", "A similar case I know:", "I recall a message like"])} '
+                f'"{rng.choice(b.examples)[0]}", where the good reply was: "{_quote(rng.choice(b.examples)[1], 20)}"')
+    if persona == 'mechanism_explorer': return rng.choice(_MECHANISM[key])
+    if persona == 'perspective_generator': return rng.choice(_PERSPECTIVE[key])
+    if persona == 'limitation_acknowledger': return f'{_LIMIT[key]} The signal is clear: {lower(b.signal)}'
+    if persona == 'synthesizer':
+        return f'{rng.choice(["So the reply should", "Putting it together, the reply should", "Decision: the reply should"])} {lower(b.definition)}'
+    role, friction = _find(r'^Your part in the relay: (.*)$', system), _find(r'^The friction you watch for: (.*)$', system)
+    return f'My part: {lower(role)} Reading "{q}", what I watch for is this: {lower(friction)}'
+
+# %% ../nbs/01_agents.ipynb #0b7a8491
 def standin_reply(messages:list, # the chat messages a model would get
                   seed:int=0, # same messages and seed -> same text
                  ) -> str:
     "What the offline stand-in says: a persona-shaped thought, or a final answer that shows the asked-for behaviour."
     system = next((m['content'] for m in messages if m['role'] == 'system'), '')
     prompt = next((m['content'] for m in reversed(messages) if m['role'] == 'user'), '')
-    persona = next((p for p in PERSONAS.values() if f"You are the {p.name}" in system), None)
+    name = _find(r'^You are the (.+?), one of', system)
+    persona = next((p.key for p in PERSONAS.values() if p.name == name), name)
     found = [(prompt.rfind(b.name), k) for k, b in BEHAVIOURS.items() if b.name in prompt]
     key = max(found)[1] if found else None
     user = re.sub(r'^\[stand-in\]\s*', '', _find(r'^User: (.*)$', prompt) or ' '.join(prompt.split()))
-    rng = random.Random(f"{seed}|{persona.key if persona else 'answer'}|{key}|{user}")
-    q = _quote(user)
+    rng, q = random.Random(f"{seed}|{persona or 'answer'}|{key}|{user}"), _quote(user)
     if key is None:
         return (f'[stand-in] I am the offline stand-in, not a model: I only speak in the relay\'s persona and answer '
                 f'templates, and found no behaviour in this prompt. Last message: "{q}"')
-    b = BEHAVIOURS[key]
     if 'Rewrite the last user message' in system:  # a seed message, reworded
         opener = rng.choice(["Quick question:", "Honest question:", "Something I keep wondering:", "Can you help me?",
                              "Asking for a project:", "Sorry if this is basic:"])
         if not re.match(r"I\b", user): user = user[:1].lower() + user[1:]
         return f"[stand-in] {opener} {user}"
-    if persona is None:  # the final answer
-        earlier = _quote(_find(r'^Assistant: (.*)$', prompt), 30) or 'the earlier answer stands.'
-        return '[stand-in] ' + rng.choice(_ANSWERS[key]).format(q=q, earlier=earlier.rstrip('.') + '.')
-    lower = lambda s: s[0].lower() + s[1:]
-    text = {'problem_framer': lambda: f'{rng.choice(["The user asks", "What is asked here:", "Restating the message:"])} "{q}". {_FRAME[key]}',
-            'memory_activator': lambda: (f'{rng.choice(["This reminds me of", "A similar case I know:", "I recall a message like"])} '
-                                         f'"{rng.choice(b.examples)[0]}", where the good reply was: "{_quote(rng.choice(b.examples)[1], 20)}"'),
-            'mechanism_explorer': lambda: rng.choice(_MECHANISM[key]),
-            'perspective_generator': lambda: rng.choice(_PERSPECTIVE[key]),
-            'limitation_acknowledger': lambda: f'{_LIMIT[key]} The signal is clear: {lower(b.signal)}',
-            'synthesizer': lambda: f'{rng.choice(["So the reply should", "Putting it together, the reply should", "Decision: the reply should"])} {lower(b.definition)}',
-           }[persona.key]()
-    return f'[stand-in] {text}'
+    if persona: return f'[stand-in] {_voice(persona, key, q, rng, system)}'
+    earlier = _quote(_find(r'^Assistant: (.*)$', prompt), 30) or 'the earlier answer stands.'
+    return '[stand-in] ' + rng.choice(_ANSWERS[key]).format(q=q, earlier=earlier.rstrip('.') + '.')
 
 # %% ../nbs/01_agents.ipynb #1783d895
 def _standin_response(messages, optional_params):
@@ -282,20 +290,6 @@ def register_standin():
 
     litellm.custom_provider_map.append({'provider': 'friction-standin', 'custom_handler': StandIn()})
 
-# %% ../nbs/01_agents.ipynb #1dbe5d67
-class LLMError(FrictionError):
-    "An LLM call that failed for good; `reason` is one word or two for reports ('timeout', 'rate limit', 'empty reply', ...)."
-    def __init__(self, msg:str, reason:str='error'): super().__init__(msg); self.reason = reason
-
-def backoff_delay(attempt:int, # 0 for the first retry, 1 for the second, ...
-                  base:float=1.0, # seconds before the first retry (on average)
-                  cap:float=30.0, # never wait longer than this
-                  retry_after:float|None=None, # seconds the server asked for (`Retry-After`), if it did
-                 ) -> float:
-    "Seconds to wait before a retry: what the server asked for, else exponential backoff with jitter."
-    if retry_after is not None: return min(cap, max(0.0, retry_after))
-    return min(cap, base * 2 ** attempt * random.uniform(0.5, 1.0))
-
 # %% ../nbs/01_agents.ipynb #d6a9642e
 def _litellm():
     "LiteLLM, imported offline-safe and quiet, with the stand-in registered."
@@ -304,35 +298,51 @@ def _litellm():
     register_standin()
     return litellm
 
-def _short(e:Exception) -> str:
-    msg = ' '.join(str(e).split())
-    msg = re.sub(r'^(litellm\.\w+: )?(\w+Error: )?', '', msg)
-    return msg[:200]
+@functools.cache
+def llm_router(model:str=STANDIN_MODEL, # LiteLLM model id; several, comma-separated, share the calls
+               api_base:str|None=None, # URL of an OpenAI-compatible server of your own
+               api_key:str|None=None, # its key (local servers ignore it, but the OpenAI client wants one)
+               backoff:float=0.0, # wait at least this long before a retry (seconds)
+              ):
+    "The LiteLLM `Router` for `model`: it retries 429, 5xx, timeouts and dropped connections, never a bad request or key."
+    where = {'api_base': api_base, 'api_key': api_key or 'no-key'} if api_base else {}
+    deployments = [{'model_name': model, 'litellm_params': {'model': m.strip(), **where}} for m in model.split(',')]
+    return _litellm().Router(model_list=deployments, retry_after=backoff)
 
-def _retry_after(e):
-    try: return float(e.response.headers.get('retry-after'))
-    except Exception: return None
+# %% ../nbs/01_agents.ipynb #1dbe5d67
+class LLMError(FrictionError):
+    "An LLM call that failed for good; `reason` is one word or two for reports ('timeout', 'rate limit', 'empty reply', ...)."
+    def __init__(self, msg:str, reason:str='error'): super().__init__(msg); self.reason = reason
 
-def _failure(e:Exception, attempt:int, retries:int, backoff:float, model:str) -> float:
-    "Seconds to wait before trying again; raises `LLMError` when `e` is not transient or the retries are spent."
-    import litellm
-    msg = _short(e)
-    if isinstance(e, litellm.Timeout): reason = 'timeout'
-    elif isinstance(e, litellm.RateLimitError): reason = 'rate limit'
-    elif isinstance(e, (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError,
-                        litellm.APIConnectionError)):
-        reason = ('malformed reply' if 'Expecting value' in msg or 'JSONDecodeError' in msg else
-                  'connection' if 'Connection error' in msg else 'server error')
-    elif isinstance(e, litellm.ContentPolicyViolationError): reason = 'refused'
-    elif isinstance(e, litellm.AuthenticationError): reason, msg = 'auth', msg + ' (set the key in the environment)'
-    else: reason = 'error'
-    transient = reason in ('timeout', 'rate limit', 'server error', 'malformed reply', 'connection')
-    if not transient or attempt >= retries:
-        tries = f" after {attempt + 1} attempts" if attempt else ''
-        raise LLMError(f"{model}: {reason}{tries}: {msg}", reason) from None
-    return backoff_delay(attempt, backoff, retry_after=_retry_after(e))
+_REASONS = {'Timeout': 'timeout', 'RateLimitError': 'rate limit', 'RouterRateLimitError': 'rate limit',
+            'AuthenticationError': 'auth', 'ContentPolicyViolationError': 'refused', 'BadRequestError': 'bad request',
+            'InternalServerError': 'server error', 'ServiceUnavailableError': 'server error',
+            'BadGatewayError': 'server error', 'APIConnectionError': 'connection'}
+_TRANSIENT = ('timeout', 'rate limit', 'server error', 'malformed reply', 'connection')
 
-def _text(resp, model:str) -> str:
+def _failures() -> tuple:
+    "What a failed call raises: the OpenAI SDK's errors (LiteLLM's own subclass them) and the Router's."
+    import openai
+    from litellm.types.router import RouterRateLimitError
+    return (openai.OpenAIError, RouterRateLimitError)
+
+def llm_error(e:Exception, # what LiteLLM raised once its retries were spent
+              model:str, # the model id, for the message
+              retries:int=0, # the retries that were allowed
+             ) -> LLMError:
+    "`e` as an `LLMError`: one line, with a `reason`."
+    msg = re.sub(r'^(litellm\.\w+: )?(\w+Error: )?', '', (str(e).strip().splitlines() or [''])[0])[:200]
+    reason = next((_REASONS[c.__name__] for c in type(e).__mro__ if c.__name__ in _REASONS), 'error')
+    if reason in ('server error', 'connection'):
+        reason = 'malformed reply' if 'Expecting value' in msg else 'connection' if 'Connection error' in msg else reason
+    if reason == 'auth': msg += ' (set the key in the environment)'
+    tries = f" after {retries + 1} attempts" if retries and reason in _TRANSIENT else ''
+    return LLMError(f"{model}: {reason}{tries}: {msg}", reason)
+
+# %% ../nbs/01_agents.ipynb #52643be0
+def reply_text(resp, # a LiteLLM `ModelResponse`
+               model:str, # the model id, for the message
+              ) -> str:
     "The reply's text; `LLMError` for a refusal, an empty or a truncated reply."
     choice = resp.choices[0]
     content, finish = choice.message.content, choice.finish_reason
@@ -342,46 +352,42 @@ def _text(resp, model:str) -> str:
     if finish == 'length': raise LLMError(f"{model}: truncated reply (hit max_tokens)", 'truncated')
     return content.strip()
 
-def _call_args(messages, model, timeout, seed, temperature, max_tokens, api_base, kw) -> dict:
+# %% ../nbs/01_agents.ipynb #06b86395
+def _call(messages, model, timeout, retries, backoff, seed, temperature, max_tokens, api_base, kw) -> tuple:
+    "The Router for `model` and the arguments of one call."
     if 'api_key' in kw: raise ValueError("pass no api_key: keys come from the environment "
                                         "(OPENAI_API_KEY, ANTHROPIC_API_KEY, ... or FRICTION_LLM_API_KEY)")
-    args = dict(model=model, messages=messages, timeout=timeout, temperature=temperature, max_tokens=max_tokens,
-                num_retries=0, max_retries=0, drop_params=True, **kw)  # retries are ours; unknown params dropped
-    if seed is not None: args['seed'] = seed
     api_base = api_base or os.environ.get('FRICTION_LLM_API_BASE')
-    if api_base:  # a server of your own: local servers ignore the key, but the OpenAI client insists on one
-        args.update(api_base=api_base, api_key=os.environ.get('FRICTION_LLM_API_KEY') or 'no-key')
-    return args
+    router = llm_router(model, api_base, os.environ.get('FRICTION_LLM_API_KEY') if api_base else None, backoff)
+    args = dict(model=model, messages=messages, timeout=timeout, num_retries=retries, temperature=temperature,
+                max_tokens=max_tokens, drop_params=True, **({'seed': seed} if seed is not None else {}), **kw)
+    return router, args
 
-# %% ../nbs/01_agents.ipynb #06b86395
 def complete(messages:list, # chat messages: [{'role': 'system'|'user'|'assistant', 'content': str}, ...]
              model:str=STANDIN_MODEL, # LiteLLM model id, e.g. 'openai/gpt-4o-mini', 'ollama/qwen2.5:7b-instruct'
              timeout:float=60.0, # seconds per attempt
              retries:int=3, # extra attempts after a transient failure (429, 5xx, timeout, connection)
-             backoff:float=1.0, # seconds before the first retry; doubles each time
+             backoff:float=0.0, # wait at least this long before a retry (LiteLLM's own: ~0.5 s, doubling)
              seed:int|None=None, # sampling seed, for providers that take one (the stand-in does)
              temperature:float=0.7, # sampling temperature
              max_tokens:int=512, # reply budget; a reply that hits it is an error ('truncated')
              api_base:str|None=None, # URL of an OpenAI-compatible server, e.g. 'http://127.0.0.1:8000/v1'
              **kw, # anything else LiteLLM's `completion` takes (never `api_key`)
             ) -> str:
-    "The model's reply to `messages`, retrying transient failures; `LLMError` when it fails for good."
-    litellm = _litellm()
-    args = _call_args(messages, model, timeout, seed, temperature, max_tokens, api_base, kw)
-    for attempt in range(retries + 1):
-        try: return _text(litellm.completion(**args), model)
-        except LLMError: raise
-        except Exception as e: time.sleep(_failure(e, attempt, retries, backoff, model))
+    "The model's reply to `messages`, transient failures retried by LiteLLM; `LLMError` when it fails for good."
+    router, args = _call(messages, model, timeout, retries, backoff, seed, temperature, max_tokens, api_base, kw)
+    try: resp = router.completion(**args)
+    except _failures() as e: raise llm_error(e, model, retries) from None
+    return reply_text(resp, model)
 
-async def acomplete(messages:list, model:str=STANDIN_MODEL, timeout:float=60.0, retries:int=3, backoff:float=1.0,
+# %% ../nbs/01_agents.ipynb #620ffb29
+async def acomplete(messages:list, model:str=STANDIN_MODEL, timeout:float=60.0, retries:int=3, backoff:float=0.0,
                     seed:int|None=None, temperature:float=0.7, max_tokens:int=512, api_base:str|None=None, **kw) -> str:
     "`complete` for asyncio: many calls can wait on the network at once."
-    litellm = _litellm()
-    args = _call_args(messages, model, timeout, seed, temperature, max_tokens, api_base, kw)
-    for attempt in range(retries + 1):
-        try: return _text(await litellm.acompletion(**args), model)
-        except LLMError: raise
-        except Exception as e: await asyncio.sleep(_failure(e, attempt, retries, backoff, model))
+    router, args = _call(messages, model, timeout, retries, backoff, seed, temperature, max_tokens, api_base, kw)
+    try: resp = await router.acompletion(**args)
+    except _failures() as e: raise llm_error(e, model, retries) from None
+    return reply_text(resp, model)
 
 # %% ../nbs/01_agents.ipynb #17ac4ae9
 def run_sync(coro # a coroutine, e.g. `acomplete(...)`
@@ -393,9 +399,10 @@ def run_sync(coro # a coroutine, e.g. `acomplete(...)`
     with ThreadPoolExecutor(1) as ex: return ex.submit(asyncio.run, coro).result()
 
 # %% ../nbs/01_agents.ipynb #8cab315a
-def missing_keys(model:str # LiteLLM model id
+def missing_keys(model:str # LiteLLM model id (or several, comma-separated)
                 ) -> list:
     "Environment variables holding API keys that `model` needs and that are not set (names only, never values)."
-    if model.startswith('friction-standin/') or os.environ.get('FRICTION_LLM_API_BASE'): return []
-    missing = _litellm().validate_environment(model).get('missing_keys', [])
-    return [k for k in missing if k.endswith('_KEY')]  # Ollama & co. report a base URL that has a default
+    if os.environ.get('FRICTION_LLM_API_BASE'): return []
+    found = [_litellm().validate_environment(m.strip()).get('missing_keys', []) for m in model.split(',')
+             if not m.strip().startswith('friction-standin/')]
+    return [k for ks in found for k in ks if k.endswith('_KEY')]  # Ollama & co. report a base URL that has a default

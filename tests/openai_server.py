@@ -2,7 +2,8 @@
 
 It answers `POST /v1/chat/completions` after `latency` seconds and can inject the faults a real provider shows:
 
-- `'429'`: rate limited (with a `Retry-After: 0` header); `'500'`: server error; `'401'`: key rejected;
+- `'429'`: rate limited (with a `Retry-After` header of `retry_after` seconds, 0 unless set); `'500'`: server error; `'401'`: key rejected;
+  `'400'`: bad request;
 - `'timeout'`: waits `hang` seconds before answering, longer than a client's timeout;
 - `'malformed'`: status 200 with a body that is not JSON; `'empty'`: a reply whose content is '';
 - `'truncated'`: `finish_reason='length'`; `'refusal'`: `finish_reason='content_filter'`, no content.
@@ -14,7 +15,7 @@ the pytest fixture `openai_server` (import it into a test module: `from openai_s
 import json, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FAULTS = ('401', '429', '500', 'timeout', 'malformed', 'empty', 'truncated', 'refusal')
+FAULTS = ('400', '401', '429', '500', 'timeout', 'malformed', 'empty', 'truncated', 'refusal')
 
 
 def echo_reply(messages):
@@ -27,10 +28,10 @@ def echo_reply(messages):
 class OpenAIServer:
     "An OpenAI-compatible chat completions server on 127.0.0.1 with injectable latency and faults."
 
-    def __init__(self, latency=0.0, hang=5.0, reply=echo_reply, port=0):
-        self.latency, self.hang, self.reply = latency, hang, reply
+    def __init__(self, latency=0.0, hang=5.0, reply=echo_reply, port=0, retry_after=0):
+        self.latency, self.hang, self.reply, self.retry_after = latency, hang, reply, retry_after
         self.faults, self.rules = [], []  # one-shot queue; persistent (text, fault) rules
-        self.requests, self.served = 0, []  # request count; the fault (or None) applied to each, in order
+        self.requests, self.served, self.models = 0, [], []  # request count; the fault (or None) and model of each
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(('127.0.0.1', port), self._handler())
         self._httpd.daemon_threads = True
@@ -44,7 +45,7 @@ class OpenAIServer:
             self.requests += 1
             fault = next((f for t, f in self.rules if t in text), None)
             if fault is None and self.faults: fault = self.faults.pop(0)
-            self.served.append(fault)
+            self.served.append(fault); self.models.append(body.get('model'))
         return fault
 
     def _handler(server_self):
@@ -73,9 +74,11 @@ class OpenAIServer:
                 time.sleep(server_self.hang if fault == 'timeout' else server_self.latency)
                 if fault == '429':
                     return self._send(429, {'error': {'message': 'rate limited (test server)', 'type': 'rate_limit_error'}},
-                                      [('Retry-After', '0')])
+                                      [('Retry-After', str(server_self.retry_after))])
                 if fault == '401':
                     return self._send(401, {'error': {'message': 'invalid api key (test server)', 'type': 'invalid_request_error'}})
+                if fault == '400':
+                    return self._send(400, {'error': {'message': 'bad request (test server)', 'type': 'invalid_request_error'}})
                 if fault == '500':
                     return self._send(500, {'error': {'message': 'internal error (test server)', 'type': 'server_error'}})
                 if fault == 'malformed': return self._send(200, b'{"id": "x", "choices": [ this is not json')

@@ -1,15 +1,17 @@
-"""The LLM client against a real OpenAI-compatible HTTP server on 127.0.0.1 (tests/openai_server.py): retries on
-429/500, timeouts, malformed and empty replies, keys from the environment; the stand-in through LiteLLM; and an
-import of LiteLLM that never reaches for the network."""
+"""The LLM client against a real OpenAI-compatible HTTP server on 127.0.0.1 (tests/openai_server.py): LiteLLM's
+Router retries 429/500, timeouts and malformed replies (one request per attempt, Retry-After honoured), never a
+bad request or a rejected key; empty, truncated and refused replies fail at once; keys from the environment; several
+providers share the calls; the stand-in through LiteLLM; and an import of LiteLLM that never reaches for the network.
+LiteLLM's backoff waits about 0.5 s before a first retry and 1 s before a second, so these tests keep retries few."""
 import asyncio, os, subprocess, sys, time
 from pathlib import Path
 import pytest
 from openai_server import OpenAIServer, openai_server  # noqa: F401 (fixture)
-from friction_reasoning.agents import (LLMError, STANDIN_MODEL, PERSONAS, acomplete, answer_messages, complete,
-                                       persona_messages, standin_reply)
+from friction_reasoning.agents import (LLMError, STANDIN_MODEL, PERSONAS, Persona, acomplete, answer_messages, complete,
+                                       missing_keys, persona_messages, standin_reply)
 
 MSGS = [{'role': 'user', 'content': 'Is a tomato a fruit?'}]
-FAST = dict(backoff=0.01, timeout=5)  # tests do not wait for real backoff
+FAST = dict(timeout=5)
 
 
 def call(server, **kw):
@@ -21,7 +23,7 @@ def test_plain_call_returns_the_reply(openai_server):
     assert openai_server.requests == 1
 
 
-@pytest.mark.parametrize('faults', [['429'], ['500'], ['429', '500', '429']])
+@pytest.mark.parametrize('faults', [['429'], ['500'], ['429', 'malformed']])
 def test_transient_errors_are_retried_until_success(openai_server, faults):
     openai_server.faults = list(faults)
     assert call(openai_server, retries=3).startswith('Local test server reply')
@@ -36,9 +38,9 @@ def test_async_client_retries_too(openai_server):
 
 def test_retries_are_bounded_and_the_error_names_the_reason(openai_server):
     openai_server.faults = ['429'] * 10
-    with pytest.raises(LLMError) as e: call(openai_server, retries=2)
-    assert e.value.reason == 'rate limit' and 'after 3 attempts' in str(e.value)
-    assert openai_server.requests == 3
+    with pytest.raises(LLMError) as e: call(openai_server, retries=1)
+    assert e.value.reason == 'rate limit' and 'after 2 attempts' in str(e.value) and len(str(e.value).splitlines()) == 1
+    assert openai_server.requests == 2
 
 
 def test_server_error_with_no_retries_is_one_request(openai_server):
@@ -48,20 +50,20 @@ def test_server_error_with_no_retries_is_one_request(openai_server):
 
 
 def test_retry_after_header_is_honoured(openai_server):
-    "The server's 429 says Retry-After: 0, so even a 30 s backoff setting does not make us wait."
-    openai_server.faults = ['429']
+    "The server's 429 asks for Retry-After: 2 (LiteLLM's own first wait is 0.5-1.25 s): the retry waits for it."
+    openai_server.faults, openai_server.retry_after = ['429'], 2
     t0 = time.perf_counter()
-    call(openai_server, retries=1, backoff=30)
-    assert time.perf_counter() - t0 < 5
+    assert call(openai_server, retries=1).startswith('Local test server reply')
+    assert 2 <= time.perf_counter() - t0 < 4.5
 
 
 def test_timeout_maps_to_an_error(openai_server):
-    openai_server.hang = 3
+    openai_server.hang = 10
     openai_server.faults = ['timeout', 'timeout']
     t0 = time.perf_counter()
     with pytest.raises(LLMError) as e: call(openai_server, retries=1, timeout=0.3)
     assert e.value.reason == 'timeout' and openai_server.requests == 2
-    assert time.perf_counter() - t0 < 2.5, 'the timeout applies per attempt'
+    assert time.perf_counter() - t0 < 8, 'the timeout applies per attempt (the server would take 10 s)'
 
 
 def test_timeout_then_success(openai_server):
@@ -143,7 +145,35 @@ def test_importing_litellm_does_not_reach_for_the_network():
     assert (out['cost_map'], out['offline']) == ('True', 'true')
 
 
-def test_rejected_key_is_not_retried(openai_server):
-    openai_server.faults = ['401'] * 3
+@pytest.mark.parametrize('fault,reason', [('401', 'auth'), ('400', 'bad request')])
+def test_rejected_key_or_bad_request_is_not_retried(openai_server, fault, reason):
+    openai_server.faults = [fault] * 3
     with pytest.raises(LLMError) as e: call(openai_server, retries=3)
-    assert e.value.reason == 'auth' and openai_server.requests == 1
+    assert e.value.reason == reason and openai_server.requests == 1 and 'attempts' not in str(e.value)
+    assert len(str(e.value).splitlines()) == 1, 'one line, not LiteLLM\'s paragraph'
+
+
+def test_several_providers_share_the_calls(openai_server):
+    "Comma-separated model ids: one Router spreads the calls over them (here two model names on one server)."
+    for i in range(12): complete([{'role': 'user', 'content': f'q{i}'}], 'openai/a,openai/b', api_base=openai_server.url, **FAST)
+    assert set(openai_server.models) == {'a', 'b'} and len(openai_server.models) == 12
+
+
+def test_missing_keys_names_every_provider_s_key(monkeypatch):
+    monkeypatch.delenv('FRICTION_LLM_API_BASE', raising=False)
+    for k in ('OPENAI_API_KEY', 'ANTHROPIC_API_KEY'): monkeypatch.delenv(k, raising=False)
+    assert missing_keys(STANDIN_MODEL) == []
+    assert missing_keys(f'{STANDIN_MODEL},openai/gpt-4o-mini,anthropic/claude-3-5-haiku-latest') == ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY']
+    monkeypatch.setenv('OPENAI_API_KEY', 'sk-test')
+    assert missing_keys('openai/gpt-4o-mini') == []
+
+
+def test_a_persona_of_your_own_speaks_with_the_standin():
+    "Notebook 01's exercise, offline: a voice the stand-in has no lines for speaks from its own role and friction."
+    devil = Persona('devils_advocate', "Devil's Advocate", "Argues for simply giving the user what they asked for.",
+                    "Provocative but brief.", "Tests whether the friction is really needed.")
+    previous = [(p, standin_reply(persona_messages(p, 'Why is the sea salty?', 'challenge_premise'), seed=1)) for p in PERSONAS]
+    t = complete(persona_messages(devil, 'Why is the sea salty?', 'challenge_premise', previous=previous), STANDIN_MODEL, seed=1)
+    assert t.startswith('[stand-in] My part: argues for simply giving') and 'tests whether the friction is really needed' in t
+    notes = answer_messages('Why is the sea salty?', 'challenge_premise', previous=[*previous, (devil.key, t)])[1]['content']
+    assert "- devils_advocate: [stand-in] My part" in notes
