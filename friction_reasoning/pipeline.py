@@ -232,23 +232,22 @@ def llama_cpp_log(cache:Path|None=None) -> Path:
     "Where the compile writes its output (pip's and cmake's noise stays there)."
     d = llama_cpp_wheel_dir(cache); return d.parent / f'{d.name}.log'
 
-def _lock(cache:Path|None=None, block:bool=True):
-    "An exclusive lock on this cache entry (held while building); None when `block` is False and another process holds it."
-    import fcntl
+def _lock(cache:Path|None=None # cache folder; None: `cache_dir()`
+         ):
+    "The lock a build of this cache entry holds (`filelock`, as the Hugging Face libraries use): `with _lock(): ...`."
+    from filelock import FileLock
     d = llama_cpp_wheel_dir(cache); d.parent.mkdir(parents=True, exist_ok=True)
-    f = open(d.parent / f'.{d.name}.lock', 'w')
-    try: fcntl.flock(f, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
-    except BlockingIOError: f.close(); return None
-    return f
+    return FileLock(d.parent / f'.{d.name}.lock')
 
 # %% ../nbs/06_pipeline.ipynb #54300fa5
 def llama_cpp_building(cache:Path|None=None) -> bool:
     "True while another process compiles this cache entry."
+    from filelock import Timeout
     if llama_cpp_wheel(cache): return False
-    try: lock = _lock(cache, block=False)
+    try:
+        with _lock(cache).acquire(timeout=0): return False
+    except Timeout: return True
     except OSError: return False
-    if lock is None: return True
-    lock.close(); return False
 
 # %% ../nbs/06_pipeline.ipynb #5e94d6f0
 def _free_gib(path:Path) -> float:

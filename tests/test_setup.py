@@ -52,13 +52,13 @@ def test_a_second_process_waits_for_the_build_instead_of_repeating_it(cache, tmp
     monkeypatch.setattr('importlib.util.find_spec', lambda name, *a: None if name == 'llama_cpp' else __import__('importlib').machinery.PathFinder.find_spec(name))
     installed = []
     monkeypatch.setattr(pipeline, 'install_llama_cpp', installed.append)
-    lock = pipeline._lock()
+    lock = pipeline._lock(); lock.acquire()
     assert pipeline.llama_cpp_building()
     assert pipeline.ensure_llama_cpp(wait=False) == 'skipped'  # the smoke profile does not wait
     def finish():
         time.sleep(1.5)
         d = pipeline.llama_cpp_wheel_dir(); d.mkdir(parents=True)
-        (d / 'llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl').write_text('w'); lock.close()
+        (d / 'llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl').write_text('w'); lock.release()
     threading.Thread(target=finish).start()
     t0 = time.monotonic()
     assert pipeline.ensure_llama_cpp(heartbeat=1) == 'cached' and time.monotonic() - t0 >= 1
