@@ -472,6 +472,7 @@ near-duplicates: word 3-shingle Jaccard >= 0.8). Synthetic data inherits the vie
 wrote it; the persona monologue is a teaching device, not a faithful trace of any model's reasoning.
 """  # a Jinja template for `DatasetCard.from_template`
 
+# %% ../nbs/02_dataset.ipynb #a374cc90
 def dataset_card(records:list, # `Record`s
                  repo_id:str='friction_reasoning/friction-dialogues', # its name on the Hub (the card shows the last part)
                 ) -> DatasetCard:
