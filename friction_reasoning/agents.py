@@ -101,14 +101,11 @@ def format_conversation(user_input:str, # the message the assistant answers now
     turns = [t if isinstance(t, dict) else t.model_dump() for t in history] + [{'role': 'user', 'content': user_input}]
     return "\n".join(f"{t['role'].capitalize()}: {t['content'].strip()}" for t in turns)
 
-# %% ../nbs/01_agents.ipynb #522400f7
-def _previous(previous):
-    if not previous: return "(none yet: you go first)"
-    return "\n".join(f"- {PERSONAS[k].name if k in PERSONAS else k}: {t.strip()}" for k, t in previous)
-
+# %% ../nbs/01_agents.ipynb #2192b04e
 def _fill(user_input, behaviour_key, history, previous) -> dict:
-    b = behaviour(behaviour_key)
-    return dict(conversation=format_conversation(user_input, history), previous=_previous(previous),
+    "What the templates fill in: the conversation, the thoughts so far, the behaviour's name and definition."
+    b, notes = behaviour(behaviour_key), [f"- {PERSONAS[k].name if k in PERSONAS else k}: {t.strip()}" for k, t in previous]
+    return dict(conversation=format_conversation(user_input, history), previous="\n".join(notes) or "(none yet: you go first)",
                 behaviour_name=b.name, definition=b.definition)
 
 def _chat(system, user): return [{'role': 'system', 'content': system}, {'role': 'user', 'content': user}]
@@ -124,7 +121,7 @@ def persona_messages(persona:str|Persona, # a key of `PERSONAS`, or a `Persona`
     return _chat(PERSONA_SYSTEM.format(**vars(p)),
                  PERSONA_USER.format(name=p.name, **_fill(user_input, behaviour_key, history, previous)))
 
-# %% ../nbs/01_agents.ipynb #5e80e4d2
+# %% ../nbs/01_agents.ipynb #8c22c13e
 def answer_messages(user_input:str, # the message the assistant answers now
                     behaviour_key:str, # taxonomy key the reply should show
                     history:list=(), # earlier turns
@@ -133,7 +130,7 @@ def answer_messages(user_input:str, # the message the assistant answers now
     "Chat messages that ask for the final answer, with the relay's thoughts as notes."
     return _chat(ANSWER_SYSTEM, ANSWER_USER.format(**_fill(user_input, behaviour_key, history, previous)))
 
-# %% ../nbs/01_agents.ipynb #8c44fd23
+# %% ../nbs/01_agents.ipynb #70bbeff6
 def vary_messages(user_input:str, # the seed's user message
                   behaviour_key:str, # taxonomy key the message calls for
                   history:list=(), # earlier turns (context for the rewording)
@@ -141,7 +138,7 @@ def vary_messages(user_input:str, # the seed's user message
     "Chat messages that ask for the same user message in other words."
     return _chat(VARY_SYSTEM, VARY_USER.format(**_fill(user_input, behaviour_key, history, ())))
 
-# %% ../nbs/01_agents.ipynb #7090f5c0
+# %% ../nbs/01_agents.ipynb #9099fa69
 _FRAME = {  # what the problem framer sees in each kind of message
     'challenge_premise': "It takes something for granted that I should check before answering.",
     'admit_uncertainty': "It asks for a definite fact, so first: can anyone actually know this?",
@@ -189,7 +186,7 @@ _LIMIT = {
     'resist_pressure': "What would change my mind is evidence, not insistence; I have seen none yet.",
     'answer': "I see no limitation that matters here; an honest, direct answer is possible."}
 
-# %% ../nbs/01_agents.ipynb #1c3fcf1e
+# %% ../nbs/01_agents.ipynb #ffdfb1ba
 STANDIN_MODEL = 'friction-standin/offline'  # the offline stand-in's model id (the smoke profile's `llm_model`)
 
 _ANSWERS = {  # three ways to reply per behaviour; {q} is the user's message, shortened
@@ -215,7 +212,7 @@ _ANSWERS = {  # three ways to reply per behaviour; {q} is the user's message, sh
                'Happy to help with "{q}". A real model would give the plain, complete answer here, with no hedging and no needless question.',
                'Here is how to do that, step by step. (Placeholder from the offline stand-in: a real model writes the actual steps.)']}
 
-# %% ../nbs/01_agents.ipynb #aa04b044
+# %% ../nbs/01_agents.ipynb #1d5186cd
 def _quote(text:str, words:int=14) -> str:
     w = text.replace('"', "'").split()
     return ' '.join(w[:words]) + (' ...' if len(w) > words else '')
@@ -266,27 +263,21 @@ def standin_reply(messages:list, # the chat messages a model would get
     return '[stand-in] ' + rng.choice(_ANSWERS[key]).format(q=q, earlier=earlier.rstrip('.') + '.')
 
 # %% ../nbs/01_agents.ipynb #1783d895
-def _standin_response(messages, optional_params):
-    from litellm import ModelResponse
-    params = optional_params or {}
-    text, finish = standin_reply(messages, params.get('seed') or 0), 'stop'
-    limit = params.get('max_tokens') or params.get('max_completion_tokens')
-    if limit and len(text.split()) > limit: text, finish = ' '.join(text.split()[:limit]), 'length'
-    return ModelResponse(model=STANDIN_MODEL, choices=[{'index': 0, 'finish_reason': finish,
-                                                        'message': {'role': 'assistant', 'content': text}}])
-
 def register_standin():
     "Register the stand-in with LiteLLM as provider 'friction-standin' (once per process)."
     import litellm
     if any(p['provider'] == 'friction-standin' for p in litellm.custom_provider_map): return
-    from litellm import CustomLLM
 
-    class StandIn(CustomLLM):
-        "The offline stand-in as a LiteLLM provider: `standin_reply`, sync and async."
+    class StandIn(litellm.CustomLLM):
+        "The offline stand-in as a LiteLLM provider: `standin_reply`, sync and async, cut at `max_tokens` words."
         def completion(self, model, messages, *args, optional_params=None, **kw):
-            return _standin_response(messages, optional_params)
-        async def acompletion(self, model, messages, *args, optional_params=None, **kw):
-            return _standin_response(messages, optional_params)
+            params = optional_params or {}
+            text, finish = standin_reply(messages, params.get('seed') or 0), 'stop'
+            limit = params.get('max_tokens') or params.get('max_completion_tokens')
+            if limit and len(text.split()) > limit: text, finish = ' '.join(text.split()[:limit]), 'length'
+            return litellm.ModelResponse(model=STANDIN_MODEL, choices=[{'index': 0, 'finish_reason': finish,
+                                                                        'message': {'role': 'assistant', 'content': text}}])
+        async def acompletion(self, *args, **kw): return self.completion(*args, **kw)
 
     litellm.custom_provider_map.append({'provider': 'friction-standin', 'custom_handler': StandIn()})
 
@@ -339,7 +330,7 @@ def llm_error(e:Exception, # what LiteLLM raised once its retries were spent
     tries = f" after {retries + 1} attempts" if retries and reason in _TRANSIENT else ''
     return LLMError(f"{model}: {reason}{tries}: {msg}", reason)
 
-# %% ../nbs/01_agents.ipynb #52643be0
+# %% ../nbs/01_agents.ipynb #a0efb679
 def reply_text(resp, # a LiteLLM `ModelResponse`
                model:str, # the model id, for the message
               ) -> str:
@@ -380,7 +371,7 @@ def complete(messages:list, # chat messages: [{'role': 'system'|'user'|'assistan
     except _failures() as e: raise llm_error(e, model, retries) from None
     return reply_text(resp, model)
 
-# %% ../nbs/01_agents.ipynb #620ffb29
+# %% ../nbs/01_agents.ipynb #164f47e2
 async def acomplete(messages:list, model:str=STANDIN_MODEL, timeout:float=60.0, retries:int=3, backoff:float=0.0,
                     seed:int|None=None, temperature:float=0.7, max_tokens:int=512, api_base:str|None=None, **kw) -> str:
     "`complete` for asyncio: many calls can wait on the network at once."
