@@ -67,7 +67,7 @@ def read_jsonl(path:str|Path, # a JSONL file: one JSON object per line (blank li
     path = Path(path)
     if not path.is_file(): raise FrictionError(f"{path}: no such file")
     rows = []
-    for n, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
+    for n, line in enumerate(path.read_text(encoding='utf-8').split('\n'), 1):  # not splitlines(): JSON keeps U+2028 as is
         if not line.strip(): continue
         try: row = json.loads(line)
         except json.JSONDecodeError as e: raise FrictionError(f"{path}:{n}: field 'json': not valid JSON ({e.msg})") from None
