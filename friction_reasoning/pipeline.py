@@ -88,6 +88,7 @@ def quiet_libraries():
     transformers.utils.logging.set_verbosity_error()
     warnings.filterwarnings('ignore', category=FutureWarning)
     logging.getLogger('bitsandbytes.backends.cpu.ops').setLevel(logging.ERROR)  # an optional CPU kernel, not ours to fix
+    logging.getLogger('LiteLLM').setLevel(logging.ERROR)  # 'LoggingWorker: event loop changed' on each fresh event loop
 
 # %% ../nbs/06_pipeline.ipynb #765b0f44
 SMOLLM2 = dict(  # where the laptop profile's base model comes from, and what the file must hash to
