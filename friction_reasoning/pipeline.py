@@ -491,19 +491,13 @@ def crash_log(args) -> Path:
     except FrictionError: return Path(tempfile.gettempdir()) / f"friction-{args.command}-{os.getpid()}.log"
 
 # %% ../nbs/06_pipeline.ipynb #cd6b48b1
-def _old(mod, name):  # TRANSITIONAL (issue 13 in progress): remove once every module has NAME_cli
-    if hasattr(mod, f'{name}_cli'): return getattr(mod, f'{name}_cli')
-    def declare(sub):
-        p = sub.add_parser(name); getattr(mod, f'{name}_args')(p); p.set_defaults(func=getattr(mod, f'{name}_cmd'))
-    return declare
-
 def parser() -> argparse.ArgumentParser:
     "The `friction` parser: every notebook's subcommands, declared by its `NAME_cli(sub)`."
     from friction_reasoning import dataset, training, evaluation, deployment
     p = _Parser(prog='friction', description='Push-Back AI: the friction reasoning course from the shell')
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
-    for declare in (run_cli, tiny_cli, *[_old(m, n) for m, n in [(dataset, 'generate'), (dataset, 'validate'), (training, 'train'),
-                    (evaluation, 'eval'), (evaluation, 'judge'), (deployment, 'export'), (deployment, 'compare')]],
+    for declare in (run_cli, tiny_cli, dataset.generate_cli, dataset.validate_cli, training.train_cli,
+                    evaluation.eval_cli, evaluation.judge_cli, deployment.export_cli, deployment.compare_cli,
                     doctor_cli, llama_cli): declare(sub)
     return p
 
