@@ -1,6 +1,6 @@
 """Deployment, for real on the tiny model: `friction export` (merge, GGUF f16/q8_0/q4_K_M, Modelfile), the GGUF read
-back and served by llama.cpp on 127.0.0.1 and asked through LiteLLM, the Modelfile's Go template rendered by Go,
-Hub upload up to the network call, `friction compare`, and bad input: wrong or missing adapter and base, a failing
+back and served by llama.cpp on 127.0.0.1 and asked through LiteLLM, the Modelfile rendered as Ollama renders it and
+compared with what evaluation rendered, Hub upload up to the network call, `friction compare`, and bad input: wrong or missing adapter and base, a failing
 converter, a full disk, a write that fails half-way. Nothing may leave a half-written model where a good one was."""
 import importlib.util, json, os, re, resource, shutil, subprocess, sys
 from pathlib import Path
@@ -51,6 +51,23 @@ def exported(tiny):
     r = friction('export', '--adapter', adapter, '--out', out, '--base-model', base, '--quant', *quants)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     return out, r
+
+
+def read_modelfile(path):
+    "The instructions of a Modelfile: {'FROM': str, 'TEMPLATE': str, 'SYSTEM': str (if any), 'PARAMETER': [(name, value)]}."
+    text, out = Path(path).read_text(encoding='utf-8'), {'PARAMETER': []}
+    for m in re.finditer(r'^(FROM|TEMPLATE|SYSTEM|PARAMETER)[ \t]+(?:"""(.*?)"""|([^\n]*))$', text, re.M | re.S):
+        value = m.group(2) if m.group(2) is not None else m.group(3).strip()
+        if m.group(1) == 'PARAMETER':
+            k, v = value.split(None, 1); out['PARAMETER'].append((k, v.strip('"')))
+        else: out[m.group(1)] = value
+    return out
+
+
+def gguf_metadata(path):
+    "Every metadata field of a GGUF file, as Python values (gguf's own reader)."
+    from gguf import GGUFReader
+    return {k: f.contents() for k, f in GGUFReader(str(path)).fields.items()}
 
 
 def one_line_error(r):
@@ -123,7 +140,7 @@ def test_f16_gguf_reloads_and_generates_what_the_merged_model_generates(exported
 
 def test_gguf_metadata_declares_qwen2_and_carries_the_template(exported):
     out, _ = exported
-    meta = dep.gguf_metadata(out / 'gguf' / 'friction-q8_0.gguf')
+    meta = gguf_metadata(out / 'gguf' / 'friction-q8_0.gguf')
     assert meta['general.architecture'] == 'qwen2' and meta['tokenizer.ggml.pre'] == 'qwen2'
     assert meta['tokenizer.chat_template'] == dep.inference_chat_template('chatml')
 
@@ -145,7 +162,7 @@ def test_llama_cpp_tokenizes_exactly_like_the_original_tokenizer(exported):
 def test_q4_k_m_is_a_quantized_gguf(exported):
     out, _ = exported
     q4 = out / 'gguf' / 'friction-q4_K_M.gguf'
-    assert dep.gguf_metadata(q4)['general.file_type'] == 15  # LLAMA_FTYPE_MOSTLY_Q4_K_M
+    assert gguf_metadata(q4)['general.file_type'] == 15  # LLAMA_FTYPE_MOSTLY_Q4_K_M
     assert q4.stat().st_size < (out / 'gguf' / 'friction-f16.gguf').stat().st_size
 
 
@@ -183,7 +200,7 @@ def test_serve_gguf_reports_a_file_that_is_not_a_model(tmp_path):
         with dep.serve_gguf(bad, timeout=60): pass
 
 
-# ---- the Modelfile: its Go template renders what the model was trained on -------------------------------------------
+# ---- the Modelfile: Ollama renders what evaluation measured ------------------------------------------------------
 
 GO_RENDER = r'''
 package main
@@ -342,7 +359,7 @@ def py_go_render(template, messages):
 
 def ollama_prompt(modelfile, messages, render=py_go_render):
     "What Ollama feeds the model for a chat: the Modelfile's SYSTEM first unless the chat has its own, consecutive turns of one role merged, then its TEMPLATE."
-    mf = dep.read_modelfile(modelfile)
+    mf = read_modelfile(modelfile)
     if mf.get('SYSTEM') and messages[0]['role'] != 'system': messages = [{'role': 'system', 'content': mf['SYSTEM']}, *messages]
     merged = []
     for m in messages:
@@ -373,7 +390,7 @@ def test_ollama_renders_what_evaluation_rendered(evaluation_tokenizer, tmp_path,
     from friction_reasoning.core import CHAT_TEMPLATES
     from friction_reasoning.evaluation import chat_messages
     modelfile = dep.write_modelfile(tmp_path / 'Modelfile', tmp_path / 'm.gguf', chat_format)
-    assert 'SYSTEM' not in dep.read_modelfile(modelfile)
+    assert 'SYSTEM' not in read_modelfile(modelfile)
     tok = evaluation_tokenizer
     def evaluated(messages):  # the text `generate_answers` gives the model (llama.cpp adds the BOS itself)
         text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
@@ -401,7 +418,7 @@ def test_go_renderer_agrees_with_go(go_render, chat_format):
 def test_modelfile_points_at_the_gguf_and_stops_at_single_tokens(exported):
     from transformers import AutoTokenizer
     out, _ = exported
-    mf = dep.read_modelfile(out / 'gguf' / 'Modelfile')
+    mf = read_modelfile(out / 'gguf' / 'Modelfile')
     assert (out / 'gguf' / mf['FROM']).resolve() == (out / 'gguf' / 'friction-q8_0.gguf').resolve()
     assert mf['TEMPLATE'] == dep.OLLAMA_TEMPLATES['chatml'] and 'SYSTEM' not in mf
     params = dict(mf['PARAMETER'])
@@ -623,8 +640,9 @@ def test_compare_shows_baseline_and_tuned_side_by_side(tiny, tmp_path):
     assert rows[5]['history'] and rows[5]['behaviour'] == 'resist_pressure'
     for b in BEHAVIOURS: assert f'[{b}]' in r.stdout
     assert r.stdout.count('judge:') == 2 * len(rows)
-    html = (tmp_path / 'table.html').read_text()
-    assert html.count('<tr>') == 1 + len(rows) and html.count('judge:') == 2 * len(rows)
+    html = (tmp_path / 'table.html').read_text()  # the table the terminal showed, as HTML
+    assert html.startswith('<!DOCTYPE html>') and html.count('judge:') == 2 * len(rows)
+    assert all(p['prompt'][:20] in html for p in dep.DEFAULT_PROMPTS)
 
 
 def test_compare_reads_prompts_from_a_file_and_names_bad_lines(tiny, tmp_path):
@@ -651,7 +669,7 @@ def test_compare_through_a_litellm_id_and_a_served_gguf(exported, tiny):
     "The other backend kinds: the offline stand-in (a LiteLLM id) and a GGUF that compare serves itself."
     out, _ = exported
     with dep.open_backend('friction-standin/offline', max_new_tokens=64) as b:
-        rows = dep.compare([b], dep.DEFAULT_PROMPTS[:2])
+        rows = dep.compare({'friction-standin/offline': b}, dep.DEFAULT_PROMPTS[:2])
     assert all(r['answers']['friction-standin/offline']['answer'] for r in rows)
     if HAS_LLAMA_CPP:
         r = friction('compare', out / 'merged', out / 'gguf' / 'friction-f16.gguf', '--max-new-tokens', '8', env={'COLUMNS': '160'})
@@ -686,7 +704,7 @@ def test_deployment_stage_exports_once_and_keeps_it(tiny, tmp_path, capsys):
     before = tree(tmp_path / 'deployment')
     assert dep.deployment_stage(get_profile('smoke'), tmp_path, {'adapter': str(adapter), 'base_model': str(base)}) == arts
     assert 'kept' in capsys.readouterr().out and tree(tmp_path / 'deployment') == before
-    mf = dep.read_modelfile(arts['modelfile'])
+    mf = read_modelfile(arts['modelfile'])
     assert dict(mf['PARAMETER'])['num_ctx'] == str(2 * get_profile('smoke').max_seq_len)
 
 
