@@ -74,8 +74,9 @@ def main():
     ap.add_argument('--gen-prompts', type=int, default=32)
     args = ap.parse_args()
     import tempfile, torch
-    from friction_reasoning.core import get_profile, smollm2_base, data_path
-    from friction_reasoning.training import chat_dataset, quiet_libraries, _hardware
+    from friction_reasoning.core import get_profile, data_path
+    from friction_reasoning.pipeline import smollm2_base, quiet_libraries
+    from friction_reasoning.training import chat_dataset, _hardware
     quiet_libraries()
     prof, base, tmp = get_profile('laptop'), smollm2_base(), Path(tempfile.mkdtemp())
     data = data_path('train.jsonl')
