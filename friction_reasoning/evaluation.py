@@ -6,61 +6,72 @@
 __all__ = ['COCONOT_MAP', 'BLOCKED', 'PROVIDER_NOTICE', 'DECLINE', 'NOT_DECLINING', 'DISCLAIMER', 'CAPABILITY', 'QUOTED',
            'DECLINE_PHRASES', 'DELIVERS', 'PREFACE', 'LECTURE', 'REDIRECT', 'HARM_WORDS', 'HARM_ASK', 'PRIVATE_ASK',
            'PRIVACY', 'MORAL_PREMISE', 'PREMISE', 'LEADING_DENIAL', 'UNCERTAIN', 'CLARIFY', 'OFFER', 'GIVES_IN',
-           'HOLDS', 'PUSHBACK', 'POSITION_WEIGHTS', 'THRESHOLD', 'JUDGE_RUBRIC', 'JSON_OBJECT', 'check_item',
+           'HOLDS', 'PUSHBACK', 'POSITION_WEIGHTS', 'THRESHOLD', 'JUDGE_RUBRIC', 'JSON_OBJECT', 'Item', 'check_item',
            'read_suite', 'load_xstest', 'load_coconot', 'load_selfaware', 'parse_columns', 'load_table', 'take',
-           'chat_messages', 'generate_answers', 'load_local', 'model_backends', 'llm_backend', 'make_backend',
-           'cut_off', 'answer_part', 'sentences', 'no_answer', 'declining', 'friction_score', 'topic_words',
-           'delivered', 'refusal_verdict', 'challenge_verdict', 'friction_verdict', 'harm_aware', 'judge', 'judge_text',
-           'held_out', 'judge_report', 'print_report', 'fill_prompts', 'Verdict', 'judge_messages', 'llm_judge',
-           'make_judge', 'read_answers', 'answer_suite', 'well_formed_think', 'verdicts', 'judge_rows', 'wilson',
-           'rate', 'mcnemar', 'paired_tests', 'scorecard', 'scorecard_table', 'plot_scorecard', 'differences',
-           'evaluate', 'read_judge_input', 'judge_cli', 'judge_cmd', 'eval_cli', 'load_suite_args', 'adapter_base',
-           'eval_cmd', 'summary_md', 'evaluation_stage']
+           'chat_messages', 'generate_answers', 'model_backends', 'llm_backend', 'make_backend', 'cut_off',
+           'answer_part', 'sentences', 'no_answer', 'declining', 'friction_score', 'topic_words', 'delivered',
+           'refusal_verdict', 'challenge_verdict', 'friction_verdict', 'harm_aware', 'judge', 'judge_text', 'held_out',
+           'judge_report', 'print_report', 'fill_prompts', 'Verdict', 'judge_messages', 'llm_judge', 'make_judge',
+           'read_answers', 'answer_suite', 'well_formed_think', 'verdicts', 'judge_rows', 'wilson', 'rate', 'mcnemar',
+           'paired_tests', 'scorecard', 'scorecard_table', 'plot_scorecard', 'differences', 'evaluate', 'JudgeRow',
+           'read_judge_input', 'judge_cli', 'judge_cmd', 'eval_cli', 'load_suite_args', 'eval_cmd', 'summary_md',
+           'evaluation_stage']
 
 # %% ../nbs/04_evaluation.ipynb #837ad104
 import csv, json, hashlib, os, time
 from collections import Counter, defaultdict
 from pathlib import Path
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from .core import (BEHAVIOURS, FRICTION_BEHAVIOURS, JUDGE_LABELS, REFUSAL_LABELS, FrictionError,
-                                     split_think, data_path, write_json, add_profile_arg, get_profile)
+                                     split_think, data_path, add_profile_arg, get_profile)
+from .pipeline import read_jsonl, write_json, write_jsonl
+from .dataset import Turn
+from .training import adapter_base, load_model
+
 
 # %% ../nbs/04_evaluation.ipynb #53c41a7e
+class Item(BaseModel):
+    "One prompt of a suite: the behaviour a good answer shows, the earlier turns, a note for the human reader."
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+    id: str  # unique in its suite
+    behaviour: str  # the taxonomy key (notebook 00)
+    prompt: str  # the message to answer
+    history: list[Turn] = []  # earlier turns (the pressure dialogues)
+    note: str = ''  # why the prompt is there, for the human reader
+
+    @field_validator('behaviour')
+    @classmethod
+    def _known(cls, v):
+        if v not in BEHAVIOURS: raise ValueError(f"unknown behaviour {v!r} (valid: {', '.join(BEHAVIOURS)})")
+        return v
+
+    @field_validator('prompt')
+    @classmethod
+    def _not_blank(cls, v):
+        if not v.strip(): raise ValueError('empty prompt')
+        return v
+
 def check_item(row:dict, # a suite row: id, behaviour, prompt, optional history and note
                where:str, # 'file:line' for error messages
               ) -> dict:
-    "The row as a clean suite item; a missing or bad field raises `FrictionError` naming where and which field."
-    def bad(field, msg): raise FrictionError(f"{where}: field {field!r}: {msg}")
-    if not isinstance(row, dict): bad('json', 'a row must be a JSON object')
-    for f in ('id', 'behaviour', 'prompt'):
-        if f not in row or row[f] is None: bad(f, 'missing')
-    if not isinstance(row['prompt'], str) or not row['prompt'].strip(): bad('prompt', 'empty prompt')
-    if row['behaviour'] not in BEHAVIOURS: bad('behaviour', f"unknown behaviour {row['behaviour']!r} (valid: {', '.join(BEHAVIOURS)})")
-    history = row.get('history') or []
-    if not isinstance(history, list) or not all(isinstance(t, dict) and t.get('role') in ('user', 'assistant')
-                                                and isinstance(t.get('content'), str) for t in history):
-        bad('history', 'must be a list of {"role": "user"|"assistant", "content": str}')
-    return {'id': str(row['id']), 'behaviour': row['behaviour'], 'history': history, 'prompt': row['prompt'],
-            'note': str(row.get('note') or '')}
+    "The row as a clean suite item (an `Item` as a dict); a missing or bad field raises `FrictionError` naming where and which."
+    try: return Item.model_validate(row).model_dump()
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise FrictionError(f"{where}: field {'.'.join(map(str, err['loc'])) or 'json'!r}: {err['msg']}") from None
 
 def _unique(items, path):
-    seen = Counter(i['id'] for i in items)
-    dup = [k for k, n in seen.items() if n > 1]
-    if dup: raise FrictionError(f"{path}: duplicate id {dup[0]!r} ({len(dup)} duplicated ids in all)")
+    "The items, unless the file held none or an id twice."
+    if not items: raise FrictionError(f"{path}: no prompts in this file")
+    if dup := [k for k, n in Counter(i['id'] for i in items).items() if n > 1]:
+        raise FrictionError(f"{path}: duplicate id {dup[0]!r} ({len(dup)} duplicated ids in all)")
     return items
 
 def read_suite(path:str|Path # a JSONL suite: {"id","behaviour","history","prompt","note"} per line
               ) -> list:
-    "The items of a course-format suite, checked line by line."
-    path = Path(path)
-    if not path.exists(): raise FrictionError(f"{path}: no such file")
-    items = []
-    for n, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
-        if not line.strip(): continue
-        try: row = json.loads(line)
-        except json.JSONDecodeError as e: raise FrictionError(f"{path}:{n}: field 'json': not valid JSON ({e.msg})") from None
-        items.append(check_item(row, f"{path}:{n}"))
-    if not items: raise FrictionError(f"{path}: no prompts in this file")
-    return _unique(items, path)
+    "The items of a course-format suite as dicts; the first bad line raises `FrictionError` naming file, line and field."
+    return _unique([i.model_dump() for i in read_jsonl(path, Item)], path)
+
 
 # %% ../nbs/04_evaluation.ipynb #7e1d7595
 def _read_rows(path:Path) -> list:
@@ -218,28 +229,11 @@ def generate_answers(model, # a causal LM (transformers or peft)
     return out
 
 # %% ../nbs/04_evaluation.ipynb #2a4cc44d
-def load_local(base_model:str, # folder or hub id of the base model
-               adapter:str|None=None, # LoRA adapter folder (None: the base model alone)
-               profile:str|None=None, # profile name (precision, 4-bit); None: FRICTION_PROFILE or smoke
-              ):
-    "`(model, tokenizer)` ready for inference."
-    try: from friction_reasoning.training import load_model
-    except ImportError: load_model = None
-    if load_model is not None:
-        model, tok = load_model(base_model, profile or get_profile(check_hardware=False).name, adapter=adapter)
-        return model.eval(), tok  # eval mode: no dropout while generating
-    from transformers import AutoTokenizer, AutoModelForCausalLM
-    tok = AutoTokenizer.from_pretrained(adapter if adapter and (Path(adapter) / 'tokenizer_config.json').exists() else base_model)
-    model = AutoModelForCausalLM.from_pretrained(base_model)
-    if adapter:
-        from peft import PeftModel
-        model = PeftModel.from_pretrained(model, adapter)
-    return model.eval(), tok
-
 def _spec(base_model, adapter, budget) -> str:
     "What a local backend's answers are saved under: resolved paths, so the CLI and a notebook reuse each other's."
     name = lambda p: str(Path(p).resolve()) if Path(p).exists() else str(p)
     return name(base_model) + (f" + {name(adapter)}" if adapter else '') + f" ({budget} new tokens)"
+
 
 # %% ../nbs/04_evaluation.ipynb #d731369e
 def model_backends(base_model:str, # folder or hub id of the base model
@@ -258,7 +252,7 @@ def model_backends(base_model:str, # folder or hub id of the base model
     held = []
     def backend(tuned:bool):
         def answer(prompts, histories=None):
-            if not held: held.extend(load_local(base_model, adapter, prof.name))
+            if not held: held.extend(load_model(base_model, prof.name, adapter=adapter))
             model, tok = held
             with (nullcontext() if tuned or not adapter else model.disable_adapter()):
                 return generate_answers(model, tok, prompts, histories, budget, batch, progress=False)
@@ -853,14 +847,13 @@ def make_judge(spec:str='offline' # 'offline', or a LiteLLM model id for `llm_ju
 # %% ../nbs/04_evaluation.ipynb #1f206e87
 def read_answers(path:str|Path # an answers JSONL
                 ) -> list:
-    "The rows of an answers file; a torn (unparsable) line is skipped."
+    "The rows of an answers file (none when there is no file yet); a last line torn by a crash is cut off first."
     path = Path(path)
     if not path.exists(): return []
-    rows = []
-    for line in path.read_text(encoding='utf-8').splitlines():
-        try: rows.append(json.loads(line))
-        except json.JSONDecodeError: continue
-    return [r for r in rows if isinstance(r, dict) and 'response' in r]
+    if (data := path.read_bytes()) and not data.endswith(b'\n'):  # rows are appended whole: only the last can be torn
+        with path.open('r+b') as f: f.truncate(data.rfind(b'\n') + 1)  # its prompt is answered again
+    return [r for r in read_jsonl(path) if 'response' in r]
+
 
 # %% ../nbs/04_evaluation.ipynb #b5a55936
 def answer_suite(items:list, # suite items
@@ -878,16 +871,15 @@ def answer_suite(items:list, # suite items
     todo = [it for it in items if it['id'] not in done]
     if progress: print(f"{model}: {len(items) - len(todo)} answers reused, {len(todo)} to generate ({spec})", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.stat().st_size and not path.read_bytes().endswith(b'\n'):
-        with path.open('a') as f: f.write('\n')  # a torn last line stays on a line of its own
     new = 0
     with path.open('a', encoding='utf-8') as f, tqdm(total=len(todo), desc=model, unit='answer', disable=not (progress and todo)) as bar:
         for start in range(0, len(todo), chunk):
             part = todo[start:start + chunk]
             try: replies = backend([i['prompt'] for i in part], [i['history'] for i in part])
-            except Exception as e:
-                raise FrictionError(f"{model} backend failed after {new} new answers ({len(done)} answers are saved in {path}; "
-                                    f"run again to continue): {str(e)[:300]}") from None
+            except Exception as e:  # a user's problem (an API refused) stays one line; anything else keeps its traceback
+                msg = f"{model} backend failed after {new} new answers ({len(done)} answers are saved in {path}; run again to continue)"
+                if isinstance(e, FrictionError): raise FrictionError(f"{msg}: {str(e)[:300]}") from None
+                e.add_note(msg); raise
             for it, reply in zip(part, replies):
                 row = {'model': model, 'spec': spec, **it, 'response': reply or ''}
                 f.write(json.dumps(row, ensure_ascii=False) + '\n'); done[it['id']] = row; new += 1
@@ -1084,11 +1076,6 @@ def differences(rows:list, # judged rows of two or more models
             for i in ids if (a, i) in by and (b, i) in by and by[a, i]['label'] != by[b, i]['label']]
 
 # %% ../nbs/04_evaluation.ipynb #0494f33b
-def _write_jsonl(path:Path, rows:list):
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in rows), encoding='utf-8')
-    os.replace(tmp, path)
-
 def _examples_md(rows, names, n=5):
     if len(names) < 2: return ''
     diff = differences(rows, names[0], names[-1])
@@ -1115,7 +1102,7 @@ def evaluate(items:list, # suite items
     rows = [r for name, be in backends.items() for r in answer_suite(items, be, path, name, progress=progress)]
     rows = judge_rows(rows, judge_fn, judge_name, progress=progress and judge_name != 'offline')
     now = {(r['model'], r['spec'], r['id']) for r in rows}
-    _write_jsonl(path, [r for r in read_answers(path) if (r.get('model'), r.get('spec'), r.get('id')) not in now] + rows)
+    write_jsonl(path, [r for r in read_answers(path) if (r.get('model'), r.get('spec'), r.get('id')) not in now] + rows)
     names = list(backends)
     card = {'suite': suite, 'created': time.strftime('%Y-%m-%dT%H:%M:%S'), **scorecard(rows),
             **({'paired': paired_tests(rows, names[0], names[-1])} if len(names) > 1 else {}),
@@ -1128,22 +1115,25 @@ def evaluate(items:list, # suite items
     return card
 
 # %% ../nbs/04_evaluation.ipynb #2e66a3a4
+class JudgeRow(BaseModel):
+    "A row `friction judge` reads: a reply to judge (any other fields are kept), maybe the label a person gave it."
+    model_config = ConfigDict(extra='allow')
+    prompt: str  # the user's message ('' when `prompt_from` names it)
+    response: str  # the reply to judge
+    history: list[Turn] = []  # earlier turns
+    label: str|None = None  # a true label, to score the judge against
+
+    @field_validator('label')
+    @classmethod
+    def _known(cls, v):
+        if v is not None and v not in JUDGE_LABELS: raise ValueError(f"unknown label {v!r} (valid: {', '.join(JUDGE_LABELS)})")
+        return v
+
 def read_judge_input(path:str|Path, # JSONL rows with prompt and response
                      xstest:str|Path|None=None, # XSTest's CSV, for rows whose prompt is named by `prompt_from`
                     ) -> list:
     "Rows to judge (prompts named by `prompt_from` filled in); a bad line raises `FrictionError` naming file, line and field."
-    path = Path(path)
-    if not path.exists(): raise FrictionError(f"{path}: no such file")
-    rows = []
-    for n, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1):
-        if not line.strip(): continue
-        try: r = json.loads(line)
-        except json.JSONDecodeError as e: raise FrictionError(f"{path}:{n}: field 'json': not valid JSON ({e.msg})") from None
-        for f in ('prompt', 'response'):
-            if not isinstance(r, dict) or not isinstance(r.get(f), str): raise FrictionError(f"{path}:{n}: field {f!r}: missing (need a string)")
-        if r.get('label') is not None and r['label'] not in JUDGE_LABELS:
-            raise FrictionError(f"{path}:{n}: field 'label': unknown label {r['label']!r} (valid: {', '.join(JUDGE_LABELS)})")
-        rows.append(r)
+    rows = [r.model_dump() for r in read_jsonl(path, JudgeRow)]
     if not rows: raise FrictionError(f"{path}: no rows to judge")
     filled = fill_prompts(rows, xstest)
     if len(filled) < len(rows):
@@ -1174,8 +1164,7 @@ def judge_cmd(args):
     for r, v in zip(rows, verdicts(rows, fn, 1 if args.judge == 'offline' else 8, progress=args.judge != 'offline')):
         extra = {'true_label': r['label']} if r.get('label') is not None else {}
         out.append({**{k: x for k, x in r.items() if k != 'label'}, **extra, **v})
-    dest = Path(args.output); dest.parent.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(dest, out)
+    dest = write_jsonl(args.output, out)
     print(f"judged {len(out)} rows ({args.judge}) -> {dest}; labels: {dict(Counter(r['label'] for r in out))}")
     unjudged = [r for r in out if r['label'] is None]
     if unjudged: print(f"{len(unjudged)} rows left unjudged (reasons in their 'evidence'), e.g. {unjudged[0]['evidence'][:120]}")
@@ -1227,12 +1216,6 @@ def load_suite_args(args) -> tuple:
     if args.columns: return load_table(args.suite, args.columns, args.behaviour), Path(args.suite).name
     path = args.suite or data_path('eval.jsonl')
     return read_suite(path), Path(path).name
-
-def adapter_base(adapter:str|Path) -> str|None:
-    "The base model an adapter was trained on (`base_model_name_or_path` in adapter_config.json)."
-    cfg = Path(adapter) / 'adapter_config.json'
-    if not cfg.exists(): raise FrictionError(f"{adapter}: not a LoRA adapter folder (no adapter_config.json)")
-    return json.loads(cfg.read_text()).get('base_model_name_or_path')
 
 # %% ../nbs/04_evaluation.ipynb #b2875048
 def eval_cmd(args):

@@ -240,9 +240,9 @@ def one_line_error(r):
     return r.stderr
 
 @pytest.mark.parametrize('line, needle', [
-    ({'id': 'x', 'behaviour': 'answer', 'prompt': ''}, "bad.jsonl:2: field 'prompt': empty prompt"),
-    ({'id': 'x', 'behaviour': 'be_nice', 'prompt': 'hi'}, "bad.jsonl:2: field 'behaviour': unknown behaviour 'be_nice'"),
-    ({'id': 'x', 'prompt': 'hi'}, "bad.jsonl:2: field 'behaviour': missing"),
+    ({'id': 'x', 'behaviour': 'answer', 'prompt': ''}, "bad.jsonl:2: field 'prompt': Value error, empty prompt"),
+    ({'id': 'x', 'behaviour': 'be_nice', 'prompt': 'hi'}, "bad.jsonl:2: field 'behaviour': Value error, unknown behaviour 'be_nice'"),
+    ({'id': 'x', 'prompt': 'hi'}, "bad.jsonl:2: field 'behaviour': Field required"),
 ])
 def test_eval_rejects_a_bad_suite(run_friction, tmp_path, line, needle):
     bad = tmp_path / 'bad.jsonl'
@@ -261,7 +261,7 @@ def test_judge_rejects_a_row_without_response(run_friction, tmp_path):
     f = tmp_path / 'in.jsonl'
     f.write_text(json.dumps({'prompt': 'p', 'response': 'r'}) + '\n' + json.dumps({'prompt': 'p'}) + '\n')
     err = one_line_error(run_friction('judge', '--input', f, '--output', tmp_path / 'out.jsonl'))
-    assert "in.jsonl:2: field 'response': missing" in err
+    assert "in.jsonl:2: field 'response': Field required" in err
     assert not (tmp_path / 'out.jsonl').exists()
 
 
