@@ -241,7 +241,7 @@ def one_line_error(r):
 
 @pytest.mark.parametrize('line, needle', [
     ({'id': 'x', 'behaviour': 'answer', 'prompt': ''}, "bad.jsonl:2: field 'prompt': Value error, empty prompt"),
-    ({'id': 'x', 'behaviour': 'be_nice', 'prompt': 'hi'}, "bad.jsonl:2: field 'behaviour': Value error, unknown behaviour 'be_nice'"),
+    ({'id': 'x', 'behaviour': 'be_nice', 'prompt': 'hi'}, "bad.jsonl:2: field 'behaviour': Input should be 'challenge_premise'"),
     ({'id': 'x', 'prompt': 'hi'}, "bad.jsonl:2: field 'behaviour': Field required"),
 ])
 def test_eval_rejects_a_bad_suite(run_friction, tmp_path, line, needle):
