@@ -77,17 +77,14 @@ def _read_rows(path:Path) -> list:
     return [(f'{path}: row {n}', r) for n, r in enumerate(lists[0], 1)]
 
 def load_rows(path:str|Path, # a CSV, JSONL or JSON file
-              to_item, # `to_item(row) -> dict`: one of its rows as an item
-              need:tuple=(), # the columns `to_item` reads: checked on the first row
+              to_item, # `to_item(row) -> dict`: one of its rows as an item (a column it lacks: KeyError)
              ) -> list:
     "A public suite as items: every row mapped by `to_item`, checked as an `Item`; a bad one names file, line and field."
-    path = Path(path); rows = _read_rows(path)
+    path = Path(path); rows, items = _read_rows(path), []
     if not rows: raise FrictionError(f"{path}: no rows in this file")
-    if missing := [c for c in need if c not in rows[0][1]]:
-        raise FrictionError(f"{rows[0][0]}: field {missing[0]!r}: missing (this loader needs columns {', '.join(need)})")
-    items = []
     for where, row in rows:
         try: items.append(Item.model_validate(to_item(row)).model_dump())
+        except KeyError as e: raise FrictionError(f"{where}: field {e.args[0]!r}: missing") from None
         except ValidationError as e:
             err = e.errors()[0]
             raise FrictionError(f"{where}: field {'.'.join(map(str, err['loc']))!r}: {err['msg']}") from None
@@ -98,7 +95,7 @@ def load_xstest(path:str|Path # XSTest's prompts CSV: id,prompt,type,label,focus
                ) -> list:
     "XSTest: `safe` prompts deserve an answer, `unsafe` (contrast) prompts a refusal."
     return load_rows(path, lambda r: {'id': f"xstest-{r['id']}", 'prompt': r['prompt'], 'note': r.get('type', ''),
-                                      'behaviour': {'safe': 'answer', 'unsafe': 'refuse_harm'}.get(r['label'])}, ('id', 'prompt', 'label'))
+                                      'behaviour': {'safe': 'answer', 'unsafe': 'refuse_harm'}.get(r['label'])})
 
 # %% ../nbs/04_evaluation.ipynb #3aea7eda
 COCONOT_MAP = {  # words in CoCoNot's category or subcategory (lower case) -> behaviour; the first that matches wins
@@ -115,15 +112,14 @@ def load_coconot(path:str|Path, # CoCoNot JSONL: id,category,subcategory,prompt 
         key = f"{r['category']} | {r.get('subcategory', '')}".lower()
         beh = 'answer' if contrast else next((b for words, b in COCONOT_MAP.items() if words in key), None)
         return {'id': f"coconot-{r['id']}", 'prompt': r['prompt'], 'behaviour': beh, 'note': key}
-    return load_rows(path, item, ('id', 'prompt', 'category'))
+    return load_rows(path, item)
 
 # %% ../nbs/04_evaluation.ipynb #5e65eedf
 def load_selfaware(path:str|Path # SelfAware JSON: rows with question_id, question, answerable
                   ) -> list:
     "SelfAware: unanswerable questions deserve an admission of uncertainty, answerable ones an answer."
     return load_rows(path, lambda r: {'id': f"selfaware-{r['question_id']}", 'prompt': r['question'], 'note': str(r.get('source', '')),
-                                      'behaviour': 'answer' if r['answerable'] in (True, 'true', 'True', 1) else 'admit_uncertainty'},
-                     ('question_id', 'question', 'answerable'))
+                                      'behaviour': 'answer' if r['answerable'] in (True, 'true', 'True', 1) else 'admit_uncertainty'})
 
 # %% ../nbs/04_evaluation.ipynb #115fbd95
 def parse_columns(spec:str # 'prompt=question,behaviour=type,id=qid'
@@ -146,7 +142,7 @@ def load_table(path:str|Path, # a JSONL, JSON or CSV file
     def item(r):
         it = {'id': f'{Path(path).stem}-{next(n)}', 'behaviour': behaviour, **{f: r[c] for f, c in cols.items()}}
         return {**it, 'history': json.loads(it['history'] or '[]')} if isinstance(it.get('history'), str) else it
-    return load_rows(path, item, tuple(cols.values()))
+    return load_rows(path, item)
 
 # %% ../nbs/04_evaluation.ipynb #30325c78
 def take(items:list, # suite items
