@@ -18,7 +18,7 @@ __all__ = ['COCONOT_MAP', 'BLOCKED', 'PROVIDER_NOTICE', 'DECLINE', 'NOT_DECLININ
            'evaluation_stage']
 
 # %% ../nbs/04_evaluation.ipynb #837ad104
-import csv, json, hashlib, math, os, re, time
+import csv, json, hashlib, math, os, random, re, time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -26,12 +26,13 @@ from functools import partial
 from itertools import count, zip_longest
 from pathlib import Path
 from typing import Literal
+from tqdm.auto import tqdm
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from .core import (BEHAVIOURS, JUDGE_LABELS, REFUSAL_LABELS, FrictionError, add_profile_arg, data_path,
                                      get_profile, split_think)
 from .pipeline import read_jsonl, write_json, write_jsonl
 from .dataset import Turn
-from .training import adapter_base, load_model
+from .training import _hardware, adapter_base, load_model
 
 # %% ../nbs/04_evaluation.ipynb #53c41a7e
 class Item(BaseModel):
@@ -171,7 +172,6 @@ def generate_answers(model, # a causal LM (transformers or peft)
                     ) -> list:
     "One greedy reply per prompt (special tokens dropped, `<think>` kept), generated in left-padded batches of similar length."
     import torch
-    from tqdm.auto import tqdm
     texts = [tokenizer.apply_chat_template(chat_messages(p, h), tokenize=False, add_generation_prompt=True)
              for p, h in zip(prompts, histories or [None] * len(prompts))]
     order, out = sorted(range(len(texts)), key=lambda i: len(texts[i])), [None] * len(texts)
@@ -807,7 +807,6 @@ def answer_suite(items:list, # suite items
                  progress:bool=True, # say what is reused, show a bar for the rest
                 ) -> list:
     "One row per item `{model, spec, id, behaviour, history, prompt, note, response}`, reusing rows already in `path`."
-    from tqdm.auto import tqdm
     path, spec = Path(path), getattr(backend, 'spec', repr(backend))
     done = {r['id']: r for r in read_answers(path) if r.get('model') == model and r.get('spec') == spec}
     todo, chunk = [it for it in items if it['id'] not in done], chunk or getattr(backend, 'chunk', 32)
@@ -840,7 +839,6 @@ def verdicts(rows:list, # rows with prompt, response (and history)
              progress:bool=False, # show a tqdm bar
             ) -> list:
     "One verdict per row, in order."
-    from tqdm.auto import tqdm
     with ThreadPoolExecutor(max(1, workers)) as ex:
         return list(tqdm(ex.map(lambda r: judge_fn(r['prompt'], r['response'], r.get('history') or []), rows),
                          total=len(rows), desc='judge', disable=not progress))
@@ -1156,8 +1154,6 @@ def evaluation_stage(profile, # the run's `Profile`
                      artefacts:dict, # what earlier stages made: 'base_model', 'adapter', 'overwrite', maybe 'xstest'
                     ) -> dict:
     "Stage of `friction run`: baseline vs tuned on the course suite (and XSTest, given its CSV) -> scorecards, plots, summary."
-    import random
-    from friction_reasoning.training import _hardware
     out, prov = Path(run_dir) / 'evaluation', artefacts.get('base_provenance') or {}
     if artefacts.get('overwrite'):
         for f in (out / 'answers.jsonl', out / 'xstest' / 'answers.jsonl'): f.unlink(missing_ok=True)
