@@ -9,7 +9,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 LOG    := $(VENV)/setup.log
 STEP   := $(PYTHON) .ci/steps.py step
-# downloads, converted models and the compiled llama.cpp, shared by every clone on this machine (friction_reasoning.core.cache_dir)
+# downloads, converted models and the compiled llama.cpp, shared by every clone on this machine (friction_reasoning.pipeline.cache_dir)
 CACHE  := $(or $(FRICTION_CACHE),$(HOME)/.cache/friction_reasoning)
 # XSTest's prompts (CC-BY-4.0, github.com/paul-rottger/exaggerated-safety): evaluated too when the CSV is here
 XSTEST ?= $(or $(FRICTION_XSTEST),$(wildcard ../shared/eval/xstest/xstest_prompts.csv))

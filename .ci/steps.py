@@ -53,23 +53,23 @@ def llama_start():
     try:
         import importlib.util
         sys.path.insert(0, str(root))
-        from friction_reasoning import core
+        from friction_reasoning import pipeline
         if importlib.util.find_spec('pip') is None: raise ImportError('no pip')
     except Exception as e:  # an old system Python or one without pip: `friction llama --background` starts it after .venv
         print(f"-> llama.cpp: compiled after .venv exists ({type(e).__name__})"); return 0
     if any(root.glob('.venv/lib/python3*/site-packages/llama_cpp/__init__.py')):
         print("-> llama.cpp: installed in .venv already"); return 0
-    if w := core.llama_cpp_wheel():
-        print(f"-> llama.cpp {core.LLAMA_CPP_VERSION}: compiled for this CPU already, installed from the cache ({w.parent})"); return 0
-    if core.llama_cpp_building():
-        print(f"-> llama.cpp: a compile for this CPU is already running (output: {core.llama_cpp_log()})"); return 0
-    if why := core.llama_cpp_problem():
+    if w := pipeline.llama_cpp_wheel():
+        print(f"-> llama.cpp {pipeline.LLAMA_CPP_VERSION}: compiled for this CPU already, installed from the cache ({w.parent})"); return 0
+    if pipeline.llama_cpp_building():
+        print(f"-> llama.cpp: a compile for this CPU is already running (output: {pipeline.llama_cpp_log()})"); return 0
+    if why := pipeline.llama_cpp_problem():
         print(f"-> llama.cpp will not be compiled: {why}"); return 0
-    log = core.llama_cpp_log(); log.parent.mkdir(parents=True, exist_ok=True)
+    log = pipeline.llama_cpp_log(); log.parent.mkdir(parents=True, exist_ok=True)
     code = f"import sys; sys.path.insert(0, {str(root)!r}); from friction_reasoning.pipeline import build_llama_cpp; build_llama_cpp()"
     subprocess.Popen([sys.executable, '-c', code], stdout=open(log.with_suffix('.start.log'), 'w'),
                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.nice(19))  # the course first
-    print(f"-> compiling llama.cpp {core.LLAMA_CPP_VERSION} in the background, once per machine ({core.LLAMA_CPP_BUILD}; "
+    print(f"-> compiling llama.cpp {pipeline.LLAMA_CPP_VERSION} in the background, once per machine ({pipeline.LLAMA_CPP_BUILD}; "
           f"output: {log}); only the deployment stage needs it")
     return 0
 

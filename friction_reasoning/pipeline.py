@@ -12,10 +12,10 @@ __all__ = ['SMOLLM2', 'LLAMA_CPP_VERSION', 'LLAMA_CPP_SDIST_SHA256', 'LLAMA_CPP_
            'run_cli']
 
 # %% ../nbs/06_pipeline.ipynb #5d224d60
-import argparse, json, os, shutil, sys, tempfile, time, traceback
+import argparse, json, os, shutil, sys, tempfile, time, traceback  # the standard library only: .ci/steps.py imports
+# this module with the system Python, before the course's .venv exists
 from contextlib import contextmanager
 from pathlib import Path
-from pydantic import ValidationError
 from .core import PROFILES, FrictionError, add_profile_arg, build_tiny_model, data_path, get_profile, has_cuda, detect_profile
 
 # %% ../nbs/06_pipeline.ipynb #6c865c42
@@ -73,6 +73,7 @@ def read_jsonl(path:str|Path, # a JSONL file: one JSON object per line (blank li
         except json.JSONDecodeError as e: raise FrictionError(f"{path}:{n}: field 'json': not valid JSON ({e.msg})") from None
         if not isinstance(row, dict): raise FrictionError(f"{path}:{n}: field 'json': not a JSON object")
         if model is not None:
+            from pydantic import ValidationError
             try: row = model.model_validate(row)
             except ValidationError as e:
                 err = e.errors()[0]; field = '.'.join(map(str, err['loc'])) or 'json'

@@ -129,3 +129,9 @@ def test_colab_install_keeps_colabs_torch(nb):
 
 def test_gpu_profiles_label_their_figures_as_estimates():
     for name in ('t4', 'gpu24'): assert 'estimate' in core.PROFILES[name].minutes
+
+def test_the_set_up_step_can_import_the_pipeline_before_the_venv_exists():
+    "`.ci/steps.py llama-start` runs with the system Python, before any package is installed: the standard library only."
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import friction_reasoning.pipeline as p; print(p.llama_cpp_wheel_dir())"
+    r = subprocess.run([sys.executable, '-S', '-c', code], capture_output=True, text=True)  # -S: no site-packages
+    assert r.returncode == 0 and 'llama-cpp' in r.stdout, r.stderr[-1500:]
