@@ -1,14 +1,14 @@
-"""Training on the CPU: how much of each batch is real tokens, packed vs not packed; what trl's own loss costs on a CPU
-against the CPU path (the loss from the model's forward), side by side; and how long `friction train --profile smoke`
-takes end to end (goals: >= 0.9 non-pad with packing; < 60 s on 2 cores).
+"""Training on the CPU: how much of each batch is real tokens, packed vs not packed; what trl's own (tiled) loss, which
+`make_trainer` uses everywhere, costs on a CPU against the model's own loss from the full logits, side by side; and how
+long `friction train --profile smoke` takes end to end (goals: >= 0.9 non-pad with packing; < 60 s on 2 cores).
 
     .venv/bin/python bench/training_smoke.py [--data data/train.jsonl] [--laptop-steps 6]
 
 The loss comparison trains the whole smoke `train()` both ways, and (when the SmolLM2 base is cached, as `make run`
 leaves it) a few laptop-profile steps both ways; it reports CPU time (`time.process_time`, one torch thread: what other
-jobs on the machine disturb least), the ratio trl / CPU path, and whether the losses agree step by step.
+jobs on the machine disturb least), the ratio trl / own loss, and whether the losses agree step by step.
 Prints tables; record the figures (with date and machine) in bench/training.md."""
-import argparse, functools, json, os, subprocess, sys, tempfile, time
+import argparse, contextlib, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 
 for k, v in dict(OMP_NUM_THREADS='1', TOKENIZERS_PARALLELISM='false', HF_HUB_OFFLINE='1', TRANSFORMERS_OFFLINE='1',
@@ -39,30 +39,40 @@ def packing(prof, base, ds, tmp, unpacked_batch):
     for name, pos, share, ls in rows: print(f"{name:44} {pos:10,} {share:8.3f} {ls:10.3f}")
     print(f"non-pad share, packed / not packed: {rows[0][2] / rows[1][2]:.2f}x  (goal: packed >= 0.9)")
 
+@contextlib.contextmanager
+def loss_path(trl_loss):
+    "Inside: `make_trainer` builds trl's trainer as always (`trl_loss`), or one whose loss is the model's own forward."
+    import trl
+    trainer = trl.SFTTrainer
+    class OwnLoss(trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            out = model(**inputs, use_cache=False, num_items_in_batch=num_items_in_batch)  # shifted cross-entropy
+            return (out.loss, out) if return_outputs else out.loss
+    trl.SFTTrainer = trainer if trl_loss else OwnLoss
+    try: yield
+    finally: trl.SFTTrainer = trainer
+
 def smoke_train(data, tmp, trl_loss):
     "CPU seconds of the whole smoke `train()` (set-up, 3 epochs, evaluations, saving) on one loss path; its results."
-    from friction_reasoning import training
-    make = training.make_trainer
-    training.make_trainer = functools.partial(make, trl_loss=trl_loss)  # what `train` builds, on the chosen loss
-    try:
+    from friction_reasoning.training import train
+    with loss_path(trl_loss):
         c0 = time.process_time()
-        out = training.train(data, tmp / f'smoke-{trl_loss}', 'smoke', overwrite=True)
+        out = train(data, tmp / f'smoke-{trl_loss}', 'smoke', overwrite=True)
         return time.process_time() - c0, json.loads((out / 'training_config.json').read_text())['results']
-    finally: training.make_trainer = make
 
 def laptop_steps(base, ds, tmp, steps, trl_loss):
     "CPU seconds of `steps` laptop-profile optimizer steps (SmolLM2, 256-token rows) on one loss path; the step losses."
     from friction_reasoning.core import get_profile
     from friction_reasoning.training import load_model, make_trainer
     prof = get_profile('laptop')
-    t = make_trainer(*load_model(base, prof, training=True), ds, prof, tmp / 'ck-laptop', trl_loss=trl_loss, max_steps=steps,
-                     max_length=256, logging_steps=1, eval_strategy='no', eval_on_start=False, save_strategy='no',
-                     load_best_model_at_end=False)
+    with loss_path(trl_loss):
+        t = make_trainer(*load_model(base, prof, training=True), ds, prof, tmp / 'ck-laptop', max_steps=steps, max_length=256,
+                         logging_steps=1, eval_strategy='no', eval_on_start=False, save_strategy='no', load_best_model_at_end=False)
     c0 = time.process_time(); t.train()
     return time.process_time() - c0, [h['loss'] for h in t.state.log_history if 'loss' in h]
 
 def loss_paths(data, ds, tmp, n_laptop):
-    print("\nloss path, CPU seconds (one torch thread)   trl's loss   CPU path   ratio   losses agree")
+    print("\nloss, CPU seconds (one torch thread)        trl's loss   own loss   ratio   losses agree")
     (c_cpu, r_cpu), (c_trl, r_trl) = smoke_train(data, tmp, False), smoke_train(data, tmp, True)
     same = r_cpu['eval_losses'] == r_trl['eval_losses'] and r_cpu['train_losses'] == r_trl['train_losses']
     print(f"{'smoke train(), ' + str(r_cpu['steps']) + ' steps':44} {c_trl:8.1f} {c_cpu:10.1f} {c_trl / c_cpu:7.2f}   {same} "

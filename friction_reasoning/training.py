@@ -6,7 +6,7 @@
 __all__ = ['adapter_base', 'load_model', 'lora_config', 'chat_dataset', 'sft_config', 'make_trainer', 'loss_plot', 'model_card',
            'train', 'train_cmd', 'train_cli', 'training_stage']
 
-# %% ../nbs/03_training.ipynb #cf5fb110
+# %% ../nbs/03_training.ipynb #078ca368
 import hashlib, json, os, re, shutil, time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -15,7 +15,7 @@ from .core import (Profile, CHAT_TEMPLATES, FrictionError, get_profile, has_cuda
 from .dataset import read_records, to_messages
 from .pipeline import atomic_dir, write_json, quiet_libraries
 
-# %% ../nbs/03_training.ipynb #f3c2e821
+# %% ../nbs/03_training.ipynb #2b062975
 def _profile(profile) -> Profile:
     return profile if isinstance(profile, Profile) else get_profile(profile, check_hardware=False)
 
@@ -32,7 +32,7 @@ def adapter_base(adapter:str|Path # a LoRA adapter folder (`adapter_config.json`
         raise FrictionError(f"{adapter} is not a LoRA adapter folder: no adapter_config.json")
     return PeftConfig.from_pretrained(str(adapter)).base_model_name_or_path
 
-# %% ../nbs/03_training.ipynb #aceb6cbe
+# %% ../nbs/03_training.ipynb #93cb6b5d
 def load_model(base_model:str|Path|None, # hub id or folder of a base or merged model; None: the adapter's base
                profile:str|Profile='smoke', # sets 4-bit, compute dtype and chat format
                adapter:str|Path|None=None, # LoRA adapter folder to put on top (None: the model alone)
@@ -74,7 +74,7 @@ def lora_config(profile:str|Profile='smoke' # rank, alpha, dropout and embedding
     return LoraConfig(r=p.lora_r, lora_alpha=p.lora_alpha, lora_dropout=p.lora_dropout, target_modules='all-linear',
                       task_type='CAUSAL_LM', bias='none', **extra)
 
-# %% ../nbs/03_training.ipynb #46aab31b
+# %% ../nbs/03_training.ipynb #2ed20e1e
 def chat_dataset(data:str|Path, # JSONL file of friction records (notebook 02)
                  eval_fraction:float=0.1, # share held out for validation
                  seed:int=0, # seeds the split
@@ -109,7 +109,7 @@ def sft_config(profile:str|Profile, # hyperparameters come from here
     kw.update(overrides)
     return SFTConfig(**kw)
 
-# %% ../nbs/03_training.ipynb #242f2218
+# %% ../nbs/03_training.ipynb #d8b1c6d6
 def _time_budget(max_minutes:float):
     "A `TrainerCallback` that stops training (after a last evaluation and save) once `max_minutes` have passed."
     from transformers import TrainerCallback
@@ -121,33 +121,23 @@ def _time_budget(max_minutes:float):
                 control.should_training_stop = control.should_evaluate = control.should_save = True
     return TimeBudget()
 
-# %% ../nbs/03_training.ipynb #f9538cde
-def _sft_trainer_class(logits_loss:bool):
-    "trl's `SFTTrainer`, or (`logits_loss`, the CPU path) a subclass that takes the loss from the model's own forward."
-    from trl import SFTTrainer
-    if not logits_loss: return SFTTrainer
-    class CPUSFTTrainer(SFTTrainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            out = model(**inputs, use_cache=False, num_items_in_batch=num_items_in_batch)  # shifted cross-entropy
-            return (out.loss, out) if return_outputs else out.loss
-    return CPUSFTTrainer
-
+# %% ../nbs/03_training.ipynb #74d35130
 def make_trainer(model, # the base from `load_model(..., training=True)`
                  tokenizer, # its tokenizer (right padding)
                  dataset, # `chat_dataset(...)`: 'train' and 'validation'
                  profile:str|Profile, # hyperparameters
                  output_dir:str|Path, # checkpoints
                  callbacks:list|None=None, # extra `TrainerCallback`s
-                 trl_loss:bool|None=None, # trl's own loss and per-step metrics; None: on a GPU only
                  **overrides, # `SFTConfig` arguments
                 ):
     "An `SFTTrainer` with LoRA, packing, assistant-only loss, validation and early stopping, set up from `profile`."
     from transformers import EarlyStoppingCallback
+    from trl import SFTTrainer
     p = _profile(profile)
     args = sft_config(p, output_dir, **overrides)
     stop = [EarlyStoppingCallback(p.early_stopping_patience)] if args.load_best_model_at_end else []
     stop += [_time_budget(p.max_train_minutes)] if p.max_train_minutes else []
-    trainer = _sft_trainer_class(args.use_cpu if trl_loss is None else not trl_loss)(
+    trainer = SFTTrainer(
         model=model, args=args, train_dataset=dataset['train'], eval_dataset=dataset['validation'], processing_class=tokenizer,
         peft_config=lora_config(p), callbacks=[*stop, *(callbacks or [])])
     if args.fp16:  # fp16 mixed precision wants float32 master weights (trl stores a 4-bit model's LoRA in bf16)
@@ -182,7 +172,7 @@ def loss_plot(log_history:list, # `trainer.state.log_history`
     fig.savefig(path, dpi=100, metadata={'Software': None}); plt.close(fig)
     return Path(path)
 
-# %% ../nbs/03_training.ipynb #8bf222a0
+# %% ../nbs/03_training.ipynb #33b1f584
 def model_card(cfg:dict # the training config written next to the adapter
               ):
     "The adapter's `ModelCard` (its README.md): what it is, how it was made, how well it fit, how to load it."
@@ -214,7 +204,7 @@ Load it with `friction_reasoning.training.load_model('path/to/this/folder', '{p[
 inference chat template in this tokenizer); prompt without a system message, as in training: the reply opens `<think>`.
 """)
 
-# %% ../nbs/03_training.ipynb #728d2a2c
+# %% ../nbs/03_training.ipynb #d1581f76
 def _overrides(profile:Profile, overrides:dict) -> tuple:
     "Split `overrides` into Profile fields and SFTConfig arguments; anything else is an error."
     from trl import SFTConfig
@@ -242,7 +232,7 @@ def _resume_from(out:Path, overwrite:bool, resume:bool) -> str|None:
         raise FrictionError(f"{ckpts} holds checkpoints of a stopped run: pass --resume to continue it or --overwrite to start again")
     return last if resume else None
 
-# %% ../nbs/03_training.ipynb #7cf460c8
+# %% ../nbs/03_training.ipynb #4a0ff941
 def _record(trainer, p:Profile, base_model:str, data:Path, ds, tok, sft_kw:dict) -> dict:
     "What `training_config.json` keeps: the base, profile, data, machine, results and library versions."
     st, hist = trainer.state, trainer.state.log_history
@@ -272,7 +262,7 @@ def _save_adapter(trainer, tok, cfg:dict, out:Path, overwrite:bool, title:str):
         loss_plot(trainer.state.log_history, tmp / 'loss.png', title)
         model_card(cfg).save(tmp / 'README.md')
 
-# %% ../nbs/03_training.ipynb #dd728bf6
+# %% ../nbs/03_training.ipynb #e2f52ab1
 def train(data:str|Path, # JSONL file of friction records
           out:str|Path, # adapter folder to create
           profile:str|Profile='smoke', # what runs where (see notebook 00)
@@ -306,7 +296,7 @@ def train(data:str|Path, # JSONL file of friction records
           f"{r['seconds']:.0f} s; adapter -> {out}", flush=True)
     return out
 
-# %% ../nbs/03_training.ipynb #12bcbbee
+# %% ../nbs/03_training.ipynb #06253d91
 def train_cmd(args):
     "`friction train`: `train` with the command's options."
     quiet_libraries()

@@ -77,24 +77,22 @@ def test_only_the_final_assistant_turn_carries_loss(trained):
         if i == 20: break
     assert seen >= 20 and pressure >= 1, (seen, pressure)  # pressure dialogues: their first answer is context only
 
-def test_trl_loss_runs_on_the_cpu_and_agrees(tmp_path):
-    "trl's own loss (what the GPU profiles train with) on this CPU: the same training and validation losses as the CPU path."
-    prof = get_profile('smoke')
+def test_the_cpu_trains_with_trls_own_loss(tmp_path):
+    "What the GPU profiles train with runs here: trl's tiled loss equals the model's own cross-entropy; its metrics are logged."
+    from trl import SFTTrainer
     from friction_reasoning.core import build_tiny_model
-    base = build_tiny_model(tmp_path / 'base')
-    ds = chat_dataset(TRAIN, prof.eval_fraction, prof.seed)
-    def logs(trl_loss):
-        t = make_trainer(*load_model(base, prof, training=True), ds, prof, tmp_path / f'ck{trl_loss}', trl_loss=trl_loss,
-                         max_steps=6, logging_steps=1, eval_steps=3, eval_on_start=False, save_strategy='no',
-                         load_best_model_at_end=False)
-        assert (type(t).__name__ == 'SFTTrainer') == trl_loss
-        t.train()
-        return t.state.log_history
-    on_trl, on_cpu = logs(True), logs(False)
-    for key in ('loss', 'eval_loss'):
-        a, b = [h[key] for h in on_trl if key in h], [h[key] for h in on_cpu if key in h]
-        assert len(a) == len(b) > 1 and all(abs(x - y) < 1e-3 for x, y in zip(a, b)), (key, a, b)
-    assert all('mean_token_accuracy' in h and 'entropy' in h for h in on_trl if 'loss' in h), 'trl logs its step metrics'
+    prof = get_profile('smoke')
+    t = make_trainer(*load_model(build_tiny_model(tmp_path / 'base'), prof, training=True),
+                     chat_dataset(TRAIN, prof.eval_fraction, prof.seed), prof, tmp_path / 'ck', max_steps=6, logging_steps=1,
+                     eval_steps=3, eval_on_start=False, save_strategy='no', load_best_model_at_end=False)
+    assert type(t) is SFTTrainer, 'trl\'s own trainer, no subclass of ours'
+    with torch.no_grad():
+        for _, b in zip(range(3), t.get_eval_dataloader()):
+            assert abs(float(t.compute_loss(t.model, dict(b))) - float(t.model(**b, use_cache=False).loss)) < 1e-4
+    t.train()
+    logged = [h for h in t.state.log_history if 'loss' in h]
+    assert len(logged) == 6 and all({'mean_token_accuracy', 'entropy'} <= set(h) for h in logged), logged
+    assert sum('eval_loss' in h for h in t.state.log_history) == 2
 
 def test_tuned_model_opens_and_closes_its_monologue(trained):
     "Greedy: every reply opens with <think>; after a monologue the most likely next token is </think>."
