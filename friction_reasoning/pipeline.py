@@ -507,7 +507,7 @@ def main(argv:list|None=None # arguments after `friction`; None reads `sys.argv`
     "The `friction` command: a user's error is one line (exit 2), an unexpected one points to its traceback (exit 1)."
     try: args = parser().parse_args(argv)
     except SystemExit as e: return e.code
-    try: return args.func(args) or 0
+    try: code = args.func(args)  # a command returns its exit code, or None when it succeeded
     except FrictionError as e: print(f"friction {args.command}: error: {e}", file=sys.stderr); return e.code
     except KeyboardInterrupt: print(f"friction {args.command}: interrupted", file=sys.stderr); return 130
     except Exception as e:
@@ -515,6 +515,7 @@ def main(argv:list|None=None # arguments after `friction`; None reads `sys.argv`
         print(f"friction {args.command}: unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
               f"(a bug or the machine; traceback in {log})", file=sys.stderr)
         return 1
+    return code if isinstance(code, int) else 0
 
 # %% ../nbs/06_pipeline.ipynb #11048139
 STAGE_NAMES = ['base model', 'dataset', 'training', 'evaluation', 'deployment']
