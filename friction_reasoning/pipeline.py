@@ -570,6 +570,7 @@ def run(profile:str|None=None, # profile name (None: `FRICTION_PROFILE`, else sm
     "Run the stages of the course on `profile` into one folder (reusing what is there); return the artefacts."
     from dataclasses import asdict
     prof = get_profile(profile)
+    quiet_libraries()  # the stages' own progress stays; the libraries' loading bars go
     if until is not None and until not in STAGE_NAMES: raise FrictionError(f"unknown stage {until!r} (valid: {', '.join(STAGE_NAMES)})")
     todo = stages()[:STAGE_NAMES.index(until) + 1] if until else stages()
     run_dir = writable_dir(out or run_folder(prof.name))
