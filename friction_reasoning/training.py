@@ -6,7 +6,7 @@
 __all__ = ['adapter_base', 'load_model', 'lora_config', 'chat_dataset', 'sft_config', 'make_trainer', 'loss_plot', 'model_card',
            'train', 'train_cmd', 'train_cli', 'training_stage']
 
-# %% ../nbs/03_training.ipynb #e138211b
+# %% ../nbs/03_training.ipynb #ab54f857
 import hashlib, json, os, re, shutil, time
 from dataclasses import asdict, fields, replace
 from pathlib import Path
@@ -15,7 +15,7 @@ from .core import (Profile, CHAT_TEMPLATES, FrictionError, get_profile, has_cuda
 from .dataset import read_records, to_messages
 from .pipeline import atomic_dir, write_json, quiet_libraries
 
-# %% ../nbs/03_training.ipynb #d1853ab0
+# %% ../nbs/03_training.ipynb #7895b38c
 def _profile(profile) -> Profile:
     return profile if isinstance(profile, Profile) else get_profile(profile, check_hardware=False)
 
@@ -32,7 +32,7 @@ def adapter_base(adapter:str|Path # a LoRA adapter folder (`adapter_config.json`
         raise FrictionError(f"{adapter} is not a LoRA adapter folder: no adapter_config.json")
     return PeftConfig.from_pretrained(str(adapter)).base_model_name_or_path
 
-# %% ../nbs/03_training.ipynb #1eb7d1ae
+# %% ../nbs/03_training.ipynb #031fcfc4
 def load_model(base_model:str|Path|None, # hub id or folder of a base or merged model; None: the adapter's base
                profile:str|Profile='smoke', # sets 4-bit, compute dtype and chat format
                adapter:str|Path|None=None, # LoRA adapter folder to put on top (None: the model alone)
@@ -74,7 +74,7 @@ def lora_config(profile:str|Profile='smoke' # rank, alpha, dropout and embedding
     return LoraConfig(r=p.lora_r, lora_alpha=p.lora_alpha, lora_dropout=p.lora_dropout, target_modules='all-linear',
                       task_type='CAUSAL_LM', bias='none', **extra)
 
-# %% ../nbs/03_training.ipynb #7f05c975
+# %% ../nbs/03_training.ipynb #c375f7c1
 def chat_dataset(data:str|Path, # JSONL file of friction records (notebook 02)
                  eval_fraction:float=0.1, # share held out for validation
                  seed:int=0, # seeds the split
@@ -109,7 +109,7 @@ def sft_config(profile:str|Profile, # hyperparameters come from here
     kw.update(overrides)
     return SFTConfig(**kw)
 
-# %% ../nbs/03_training.ipynb #3f3ef25f
+# %% ../nbs/03_training.ipynb #399e6f22
 def _time_budget(max_minutes:float):
     "A `TrainerCallback` that stops training (after a last evaluation and save) once `max_minutes` have passed."
     from transformers import TrainerCallback
@@ -121,7 +121,7 @@ def _time_budget(max_minutes:float):
                 control.should_training_stop = control.should_evaluate = control.should_save = True
     return TimeBudget()
 
-# %% ../nbs/03_training.ipynb #61f0c419
+# %% ../nbs/03_training.ipynb #12e79eab
 def make_trainer(model, # the base from `load_model(..., training=True)`
                  tokenizer, # its tokenizer (right padding)
                  dataset, # `chat_dataset(...)`: 'train' and 'validation'
@@ -172,7 +172,7 @@ def loss_plot(log_history:list, # `trainer.state.log_history`
     fig.savefig(path, dpi=100, metadata={'Software': None}); plt.close(fig)
     return Path(path)
 
-# %% ../nbs/03_training.ipynb #32aea34b
+# %% ../nbs/03_training.ipynb #4d5a333b
 def model_card(cfg:dict # the training config written next to the adapter
               ):
     "The adapter's `ModelCard` (its README.md): what it is, how it was made, how well it fit, how to load it."
@@ -204,7 +204,7 @@ Load it with `friction_reasoning.training.load_model('path/to/this/folder', '{p[
 inference chat template in this tokenizer); prompt without a system message, as in training: the reply opens `<think>`.
 """)
 
-# %% ../nbs/03_training.ipynb #d78cfe7b
+# %% ../nbs/03_training.ipynb #e0f494f6
 def _overrides(profile:Profile, overrides:dict) -> tuple:
     "Split `overrides` into Profile fields and SFTConfig arguments; anything else is an error."
     from trl import SFTConfig
@@ -232,7 +232,7 @@ def _resume_from(out:Path, overwrite:bool, resume:bool) -> str|None:
         raise FrictionError(f"{ckpts} holds checkpoints of a stopped run: pass --resume to continue it or --overwrite to start again")
     return last if resume else None
 
-# %% ../nbs/03_training.ipynb #e9aabb0f
+# %% ../nbs/03_training.ipynb #8eb309bf
 def _record(trainer, p:Profile, base_model:str, data:Path, ds, tok, sft_kw:dict) -> dict:
     "What `training_config.json` keeps: the base, profile, data, machine, results and library versions."
     st, hist = trainer.state, trainer.state.log_history
@@ -262,7 +262,7 @@ def _save_adapter(trainer, tok, cfg:dict, out:Path, overwrite:bool, title:str):
         loss_plot(trainer.state.log_history, tmp / 'loss.png', title)
         model_card(cfg).save(tmp / 'README.md')
 
-# %% ../nbs/03_training.ipynb #ebb2f43a
+# %% ../nbs/03_training.ipynb #7d8c96da
 def train(data:str|Path, # JSONL file of friction records
           out:str|Path, # adapter folder to create
           profile:str|Profile='smoke', # what runs where (see notebook 00)
@@ -296,7 +296,7 @@ def train(data:str|Path, # JSONL file of friction records
           f"{r['seconds']:.0f} s; adapter -> {out}", flush=True)
     return out
 
-# %% ../nbs/03_training.ipynb #b2b73067
+# %% ../nbs/03_training.ipynb #ddf8aba4
 def train_cmd(args):
     "`friction train`: `train` with the command's options."
     quiet_libraries()
