@@ -11,13 +11,19 @@ __all__ = ['MERGED_CARD', 'GGUF_TYPES', 'VERIFY_PROMPT', 'QUANT_TYPES', 'OLLAMA_
            'ComparePrompt', 'compare_cmd', 'compare_cli', 'deployment_stage']
 
 # %% ../nbs/05_deployment.ipynb #65628b10
-import importlib.util, json, os, re, shutil, subprocess, sys, tempfile
+import importlib.util, json, os, re, shutil, socket, subprocess, sys, tarfile, tempfile, time, urllib.request
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from huggingface_hub import HfApi, ModelCard, ModelCardData
+from huggingface_hub.utils import validate_repo_id
 from pydantic import BaseModel, Field
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from safetensors import safe_open
 from .core import BEHAVIOURS, CHAT_TEMPLATES, FrictionError, split_think, add_profile_arg, get_profile, has_cuda
-from .pipeline import (LLAMA_CPP_VERSION, atomic_dir, cache_dir, llama_cpp_source, quiet_libraries,
-                                         read_jsonl, write_json)
+from .evaluation import chat_messages, generate_answers, judge, model_backends
+from .pipeline import LLAMA_CPP_VERSION, atomic_dir, cache_dir, llama_cpp_source, quiet_libraries, read_jsonl, write_json
 from .training import adapter_base, load_model
 
 # %% ../nbs/05_deployment.ipynb #d2e50bc0
@@ -44,7 +50,6 @@ def check_adapter_fits(adapter:str|Path, # the LoRA adapter folder
                        base_tokenizer=None, # the base's tokenizer; compared with the adapter's own if it has one
                       ):
     "Raise `FrictionError` naming the first mismatch between an adapter and a base model: layer, shape or tokenizer."
-    from safetensors import safe_open
     weights, bad = Path(adapter) / 'adapter_model.safetensors', "adapter does not fit this base:"
     if not weights.exists(): raise FrictionError(f"{adapter}: no adapter_model.safetensors")
     with safe_open(str(weights), 'pt') as f:
@@ -83,7 +88,6 @@ def model_card(title:str, # first heading
                library:str='transformers', # hub library_name
               ):
     "A Hugging Face `ModelCard`: metadata (a hub id as `base_model`, never a local path), then markdown."
-    from huggingface_hub import ModelCard, ModelCardData
     data = ModelCardData(library_name=library, tags=list(tags), base_model=None if _is_local(base_model) else base_model)
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n# {title}\n\n{body.strip()}\n")
 
@@ -128,7 +132,6 @@ def merge_adapter(adapter:str|Path, # LoRA adapter folder (from `friction train`
 def llama_cpp_converter(download:bool=True # fetch the sdist with pip when it is not cached yet
                        ) -> Path:
     "The folder holding llama.cpp's `convert_hf_to_gguf.py` (and its `gguf-py`), unpacked from the llama-cpp-python sdist."
-    import tarfile
     root, name = cache_dir() / 'llama-cpp', f'llama_cpp_python-{LLAMA_CPP_VERSION}'
     src, sdist = root / name / 'vendor' / 'llama.cpp', root / f'{name}.tar.gz'
     if (src / 'convert_hf_to_gguf.py').exists(): return src
@@ -311,7 +314,6 @@ def serve_gguf(gguf:str|Path, # the GGUF file to serve
                timeout:float=120.0, # seconds to wait for the server to come up
               ):
     "Serve a GGUF with llama.cpp's OpenAI-compatible server (llama-cpp-python) on a free port of 127.0.0.1; yield its API base URL."
-    import socket, time, urllib.request
     gguf = Path(gguf)
     if not gguf.exists(): raise FrictionError(f"{gguf} does not exist")
     if importlib.util.find_spec('llama_cpp') is None:
@@ -374,7 +376,6 @@ def open_backend(spec:str, # folder, .gguf file, or LiteLLM id (optionally `id@a
                  profile:str|None=None, # how a folder is loaded (4-bit, dtype, batch); None: FRICTION_PROFILE, else smoke
                 ):
     "Open the model a backend string names (see the table above); yield `answer(prompts, histories) -> replies`."
-    from friction_reasoning.evaluation import chat_messages, model_backends
     spec, path = str(spec), Path(str(spec))
     def asking(model, **kw):
         return lambda prompts, histories: [chat(chat_messages(p, h), model, max_tokens=max_new_tokens, **kw) for p, h in zip(prompts, histories)]
@@ -404,7 +405,6 @@ def compare(backends:dict, # column name -> backend (`open_backend`'s): usually 
             system:str|None=None, # system prompt sent to every backend (None: none, as in training)
            ) -> list:
     "Every prompt through every backend: one row per prompt with each backend's monologue, answer and judge label."
-    from friction_reasoning.evaluation import judge
     prompts = prompts or DEFAULT_PROMPTS
     sent = [([{'role': 'system', 'content': system}] if system else []) + list(p.get('history') or []) for p in prompts]
     replies = {name: answer([p['prompt'] for p in prompts], sent) for name, answer in backends.items()}
@@ -424,9 +424,6 @@ def show_compare(rows:list, # what `compare` returned
                  console=None, # a `rich.console.Console`; None: a new one on stdout
                 ):
     "Print the comparison: per prompt, one column per backend with the dimmed monologue, the answer and the judge's label."
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
     console = console or Console()
     for i, row in enumerate(rows, 1):
         want = BEHAVIOURS[row['behaviour']].expected_label if row.get('behaviour') in BEHAVIOURS else None
@@ -449,7 +446,6 @@ def served_check(gguf:str|Path, # the GGUF to serve
                 ) -> list:
     "Serve `gguf` with llama.cpp, ask each prompt through LiteLLM, and compare with transformers' greedy text of the same file."
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from friction_reasoning.evaluation import generate_answers
     gguf, prompts = Path(gguf), prompts or DEFAULT_PROMPTS
     texts, histories = [p['prompt'] for p in prompts], [list(p.get('history') or []) for p in prompts]
     with open_backend(gguf, max_new_tokens=max_tokens) as answer: served = answer(texts, histories)
@@ -464,8 +460,6 @@ def publish(folder:str|Path, # an adapter, merged-model or GGUF folder
             private:bool=True, # create the repository private
            ) -> list:
     "Upload a folder and its model card to the Hub (dry run unless `upload`; token from `HF_TOKEN`); return the files."
-    from huggingface_hub import HfApi
-    from huggingface_hub.utils import validate_repo_id
     folder = Path(folder)
     if not folder.is_dir(): raise FrictionError(f"{folder} is not a folder")
     try: validate_repo_id(repo_id); assert repo_id.count('/') == 1
@@ -573,7 +567,6 @@ class ComparePrompt(BaseModel):
 # %% ../nbs/05_deployment.ipynb #808e4330
 def compare_cmd(args):
     "`friction compare`: both backends on the prompts, the table on the terminal, and the rows as JSON and HTML if asked."
-    from rich.console import Console
     quiet_libraries()
     prompts = [p.model_dump() for p in read_jsonl(args.prompts, ComparePrompt)] if args.prompts else DEFAULT_PROMPTS
     budget = args.max_new_tokens or get_profile(args.profile, check_hardware=False).eval_max_new_tokens

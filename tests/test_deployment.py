@@ -580,8 +580,7 @@ class FakeHfApi:
 
 
 def test_publish_is_a_dry_run_by_default(exported, capsys, monkeypatch):
-    import huggingface_hub
-    monkeypatch.setattr(huggingface_hub, 'HfApi', FakeHfApi); FakeHfApi.calls = []
+    monkeypatch.setattr(dep, 'HfApi', FakeHfApi); FakeHfApi.calls = []
     out, _ = exported
     files = dep.publish(out / 'gguf', 'someone/friction-tiny-gguf')
     said = capsys.readouterr().out
@@ -591,8 +590,7 @@ def test_publish_is_a_dry_run_by_default(exported, capsys, monkeypatch):
 
 
 def test_publish_uploads_with_the_token_from_the_environment_and_never_prints_it(exported, capsys, monkeypatch):
-    import huggingface_hub
-    monkeypatch.setattr(huggingface_hub, 'HfApi', FakeHfApi); FakeHfApi.calls = []
+    monkeypatch.setattr(dep, 'HfApi', FakeHfApi); FakeHfApi.calls = []
     monkeypatch.setenv('HF_TOKEN', 'hf_secret_test_token'); monkeypatch.delenv('HF_HUB_OFFLINE', raising=False)
     out, _ = exported
     dep.publish(out / 'merged', 'someone/friction-tiny', upload=True)
