@@ -289,8 +289,8 @@ def write_modelfile(out:str|Path, # the Modelfile to write (beside the GGUF)
                     gguf:str|Path, # the GGUF it loads; referenced relative to the Modelfile
                     chat_format:str='chatml', # the format the model was trained in: a key of `OLLAMA_TEMPLATES`
                     name:str='friction', # the Ollama model name used in the commands written on top
-                    temperature:float=0.6, # sampling temperature
-                    top_p:float=0.95, # nucleus sampling
+                    temperature:float=0.0, # 0: greedy, as the scorecard measured
+                    top_p:float=1.0, # nucleus sampling (1: off)
                     num_ctx:int=4096, # context length in tokens
                     overwrite:bool=False, # replace an existing Modelfile
                    ) -> Path:
@@ -302,7 +302,8 @@ def write_modelfile(out:str|Path, # the Modelfile to write (beside the GGUF)
     lines = [f"# Ollama Modelfile for {gguf.name}: the friction-tuned model (chat format {chat_format}).",
              "# Build and run it from this folder:", cmds, "", f"FROM ./{os.path.relpath(gguf.resolve(), out.parent.resolve())}",
              f'TEMPLATE """{OLLAMA_TEMPLATES[chat_format]}"""', *[f'PARAMETER stop "{s}"' for s in STOP_TOKENS[chat_format]],
-             f"PARAMETER temperature {temperature}", f"PARAMETER top_p {top_p}", f"PARAMETER num_ctx {num_ctx}", ""]
+             f"PARAMETER temperature {temperature}", "PARAMETER repeat_penalty 1.0", f"PARAMETER top_p {top_p}",
+             f"PARAMETER num_ctx {num_ctx}", ""]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + '.tmp'); tmp.write_text('\n'.join(lines), encoding='utf-8'); os.replace(tmp, out)
     return out

@@ -422,7 +422,8 @@ def test_modelfile_points_at_the_gguf_and_stops_at_single_tokens(exported):
     assert (out / 'gguf' / mf['FROM']).resolve() == (out / 'gguf' / 'friction-q8_0.gguf').resolve()
     assert mf['TEMPLATE'] == dep.OLLAMA_TEMPLATES['chatml'] and 'SYSTEM' not in mf
     params = dict(mf['PARAMETER'])
-    assert float(params['temperature']) == 0.6 and int(params['num_ctx']) == 2048  # the tiny model's context
+    assert float(params['temperature']) == 0.0 and float(params['repeat_penalty']) == 1.0  # greedy, as the scorecard measured
+    assert int(params['num_ctx']) == 2048  # the tiny model's context
     vocab = AutoTokenizer.from_pretrained(out / 'merged').get_vocab()
     stops = [v for k, v in mf['PARAMETER'] if k == 'stop']
     assert stops == dep.STOP_TOKENS['chatml'] and all(s in vocab for s in stops)
