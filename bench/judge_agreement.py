@@ -66,7 +66,7 @@ def run_llm(rows, args):
     from contextlib import nullcontext
     model, ctx = args.llm, nullcontext(args.api_base)
     if args.serve_smollm2:
-        from friction_reasoning.core import smollm2_gguf
+        from friction_reasoning.pipeline import smollm2_gguf
         from friction_reasoning.deployment import serve_gguf
         gguf = smollm2_gguf(); model, ctx = f'openai/{gguf.stem}', serve_gguf(gguf, n_ctx=2048)
     with ctx as url:

