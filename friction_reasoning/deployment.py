@@ -24,7 +24,7 @@ from safetensors import safe_open
 from .core import BEHAVIOURS, CHAT_TEMPLATES, FrictionError, split_think, add_profile_arg, get_profile, has_cuda
 from .evaluation import chat_messages, generate_answers, judge, model_backends
 from .pipeline import LLAMA_CPP_VERSION, atomic_dir, cache_dir, llama_cpp_source, quiet_libraries, read_jsonl, write_json
-from .training import adapter_base, load_model
+from .training import _without_generation_markers, adapter_base, load_model
 
 # %% ../nbs/05_deployment.ipynb #d2e50bc0
 def inference_chat_template(chat_format:str='chatml' # a key of `CHAT_TEMPLATES`
@@ -32,7 +32,7 @@ def inference_chat_template(chat_format:str='chatml' # a key of `CHAT_TEMPLATES`
     "The training chat template without trl's `{% generation %}` markers: what inference engines can render."
     if chat_format not in CHAT_TEMPLATES:
         raise ValueError(f"unknown chat format {chat_format!r} (valid: {', '.join(CHAT_TEMPLATES)})")
-    return re.sub(r"\{%-?\s*(end)?generation\s*-?%\}", "", CHAT_TEMPLATES[chat_format])
+    return _without_generation_markers(CHAT_TEMPLATES[chat_format])  # the one training saves with an adapter
 
 # %% ../nbs/05_deployment.ipynb #b607fd65
 def chat_format_of(template:str|None # a tokenizer's chat template
