@@ -21,7 +21,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export LITELLM_OFFLINE_MODE := true
 export MPLBACKEND := Agg
 
-.PHONY: run smoke test setup dev doctor export clean docs laptop-notebooks llama-start llama-install test-tools
+.PHONY: run smoke test setup dev doctor export clean docs laptop-notebooks llama-start llama-background llama-install test-tools
 
 # the course's Python packages only (what `friction run` needs)
 $(VENV)/.installed: settings.ini setup.py .ci/constraints.txt
@@ -41,6 +41,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 llama-start:
 	@$(PYTHON) .ci/steps.py llama-start
 
+# where the system Python could not start it (no pip, filelock or psutil), .venv's starts it as soon as .venv exists
+llama-background: $(VENV)/.installed
+	@$(VENV)/bin/friction llama --background
+
 llama-install: $(VENV)/.installed
 	@$(VENV)/bin/friction llama || echo 'note: without llama.cpp the served-GGUF tests are skipped'
 
@@ -55,12 +59,11 @@ test-tools:
 	@command -v go >/dev/null || [ "$$(id -u)" != 0 ] || $(STEP) 'Go from Debian, for the Ollama template test' 'a minute or two' $(LOG) -- \
 	  sh -c 'apt-get update -q && apt-get install -y -q golang-go' || echo "note: no Go: tests/test_deployment.py's template test is skipped"
 
-setup: llama-start $(VENV)/.installed-dev node_modules/.installed test-tools llama-install
+setup: llama-start llama-background $(VENV)/.installed-dev node_modules/.installed test-tools llama-install
 dev: $(VENV)/.installed-dev
 
 # the main job: every stage on the laptop profile into runs/laptop (about 30 min on 2 cores; every core is used)
-run: llama-start $(VENV)/.installed
-	@$(VENV)/bin/friction llama --background
+run: llama-start llama-background
 	$(VENV)/bin/friction run --profile laptop --out runs/laptop $(if $(XSTEST),--xstest $(XSTEST))
 
 smoke: $(VENV)/.installed

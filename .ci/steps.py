@@ -54,9 +54,10 @@ def llama_start():
         import importlib.util
         sys.path.insert(0, str(root))
         from friction_reasoning import pipeline
-        if importlib.util.find_spec('pip') is None: raise ImportError('no pip')
-    except Exception as e:  # an old system Python or one without pip: `friction llama --background` starts it after .venv
-        print(f"-> llama.cpp: compiled after .venv exists ({type(e).__name__})"); return 0
+        for module in ('pip', 'filelock', 'psutil'):  # what the build needs; a bare system Python lacks the last two
+            if importlib.util.find_spec(module) is None: raise ImportError(f'no {module}')
+    except Exception as e:  # an old or bare system Python: `friction llama --background` starts it after .venv
+        print(f"-> llama.cpp: compiled after .venv exists ({e})"); return 0
     if any(root.glob('.venv/lib/python3*/site-packages/llama_cpp/__init__.py')):
         print("-> llama.cpp: installed in .venv already"); return 0
     if w := pipeline.llama_cpp_wheel():
