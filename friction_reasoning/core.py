@@ -246,11 +246,11 @@ def render_think(thoughts:list, # the monologue, one string per thought
     "One assistant turn: the `<think>` monologue, then the answer."
     return "<think>\n" + "\n".join(t.strip() for t in thoughts) + "\n</think>\n\n" + answer.strip()
 
-_THINK = re.compile(r"^\s*<think>(.*?)</think>\s*", re.S)
+_THINK = re.compile(r"^\s*<think>(.*?)(?:</think>\s*|\Z)", re.S)
 
 def split_think(text:str # a model's reply
                ) -> tuple:
-    "`(monologue, answer)` of a reply; monologue is None when there is no closed `<think>` block at the start."
+    "`(monologue, answer)`; monologue None: no `<think>` at the start; one never closed (cut off) is all monologue."
     m = _THINK.match(text)
     return (m.group(1).strip(), text[m.end():].strip()) if m else (None, text.strip())
 

@@ -3,7 +3,7 @@ and refuses bad input with one clear line, leaving nothing half-written."""
 import json, os
 from pathlib import Path
 import pytest, torch
-from friction_reasoning.core import data_path, get_profile, has_cuda, split_think
+from friction_reasoning.core import data_path, get_profile, has_cuda
 from friction_reasoning.dataset import read_records, to_messages
 from friction_reasoning.training import load_model, chat_dataset, make_trainer, train, adapter_base
 
