@@ -60,18 +60,7 @@ def llama_start():
         print(f"-> llama.cpp: compiled after .venv exists ({e})"); return 0
     if any(root.glob('.venv/lib/python3*/site-packages/llama_cpp/__init__.py')):
         print("-> llama.cpp: installed in .venv already"); return 0
-    if w := pipeline.llama_cpp_wheel():
-        print(f"-> llama.cpp {pipeline.LLAMA_CPP_VERSION}: compiled for this CPU already, installed from the cache ({w.parent})"); return 0
-    if pipeline.llama_cpp_building():
-        print(f"-> llama.cpp: a compile for this CPU is already running (output: {pipeline.llama_cpp_log()})"); return 0
-    if why := pipeline.llama_cpp_problem():
-        print(f"-> llama.cpp will not be compiled: {why}"); return 0
-    log = pipeline.llama_cpp_log(); log.parent.mkdir(parents=True, exist_ok=True)
-    code = f"import sys; sys.path.insert(0, {str(root)!r}); from friction_reasoning.pipeline import build_llama_cpp; build_llama_cpp()"
-    subprocess.Popen([sys.executable, '-c', code], stdout=open(log.with_suffix('.start.log'), 'w'),
-                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.nice(19))  # the course first
-    print(f"-> compiling llama.cpp {pipeline.LLAMA_CPP_VERSION} in the background, once per machine ({pipeline.LLAMA_CPP_BUILD}; "
-          f"output: {log}); only the deployment stage needs it")
+    print(f"-> {pipeline.start_llama_cpp()}")
     return 0
 
 if __name__ == '__main__':

