@@ -13,8 +13,9 @@ import os
 # LiteLLM fetches a price list from the internet when it is imported, unless told not to; the offline mode also
 # stops its tokenizer downloads. Set before anything imports litellm; a value you set yourself wins.
 for _k, _v in (('LITELLM_LOCAL_MODEL_COST_MAP', 'True'), ('LITELLM_OFFLINE_MODE', 'true')): os.environ.setdefault(_k, _v)
-import asyncio, functools, random, re
+import asyncio, functools, random, re, tomllib
 from dataclasses import dataclass
+from importlib import resources
 from .core import BEHAVIOURS, FrictionError, behaviour
 
 # %% ../nbs/01_agents.ipynb #c6f4133a
@@ -27,71 +28,16 @@ class Persona:
     style: str  # how it thinks and writes
     friction: str  # the push-back it brings to the dialogue
 
-PERSONAS = {p.key: p for p in [  # in relay order
-    Persona('problem_framer', 'Problem Framer',
-        "Goes first: restates what the user actually asks and separates the question from what it takes for granted.",
-        "Plain and precise; quotes the user's own words.",
-        "Spots hidden assumptions and ambiguity before anyone starts answering."),
-    Persona('memory_activator', 'Memory Activator',
-        "Recalls what is known that bears on the message: facts, earlier turns, similar cases.",
-        "Associative and concrete: 'this reminds me of ...'.",
-        "Notices when what is known contradicts the question or the user's claim."),
-    Persona('mechanism_explorer', 'Mechanism Explorer',
-        "Works out how the thing asked about would actually work, step by step.",
-        "Causal, one step at a time: 'if ..., then ...'.",
-        "Finds where the question's logic breaks: impossible mechanisms, category errors, missing facts."),
-    Persona('perspective_generator', 'Perspective Generator',
-        "Looks at the message from other sides: what the user needs, other readings, who else is affected.",
-        "Curious and kind: 'another way to see it ...'.",
-        "Surfaces other readings of an ambiguous request and the people a request could hurt."),
-    Persona('limitation_acknowledger', 'Limitation Acknowledger',
-        "Says what cannot be known, checked or responsibly given here.",
-        "Honest and modest: 'what I cannot know is ...'.",
-        "Admits uncertainty, and draws the line at harm and at giving in to pressure without evidence."),
-    Persona('synthesizer', 'Synthesizer',
-        "Goes last: weighs the thoughts before it and decides what the reply must do.",
-        "Decisive and brief: 'so the reply should ...'.",
-        "Chooses the friction the reply needs, or decides that simply answering is right."),
-]}
+def _toml(name): return tomllib.loads((resources.files('friction_reasoning') / name).read_text(encoding='utf-8'))
+
+_RELAY = _toml('relay.toml')  # the relay's prompt templates and personas
+PERSONAS = {p['key']: Persona(**p) for p in _RELAY['persona']}  # in relay order
 
 # %% ../nbs/01_agents.ipynb #1b515054
-PERSONA_SYSTEM = """You are the {name}, one of six voices that think a user's message through, in turn, before an assistant replies.
-Your part in the relay: {role}
-Your style: {style}
-The friction you watch for: {friction}
-Write one thought in the first person: 2 to 4 sentences of plain text. Do not greet the user, do not write the reply, do not use <think> tags."""
-
-PERSONA_USER = """The conversation so far:
-{conversation}
-
-What the voices before you thought:
-{previous}
-
-Where the reply should end up ({behaviour_name}): {definition} Think your way there; do not name the goal.
-Your thought as the {name}:"""
-
-ANSWER_SYSTEM = """You are an assistant that pushes back when that helps the user, and simply answers when it does not.
-You have thought the user's message through; your notes are below. Write the reply the user reads: 2 to 5 sentences, warm and concrete.
-Do not mention the notes and do not use <think> tags."""
-
-ANSWER_USER = """The conversation so far:
-{conversation}
-
-Your notes:
-{previous}
-
-What the reply should do ({behaviour_name}): {definition}
-Your reply:"""
-
-VARY_SYSTEM = """You write test messages for an assistant. Rewrite the last user message so that it asks the same thing in other words, as a different person might write it.
-Keep what matters for the reply: a false assumption stays false, an ambiguity stays ambiguous, a harmful request stays harmful, pressure stays pressure.
-Reply with the rewritten message only, without quotes."""
-
-VARY_USER = """The conversation so far:
-{conversation}
-
-The last message calls for this kind of reply: {behaviour_name}.
-The rewritten last message:"""
+_PROMPTS = _RELAY['prompts']  # each a system and a user message
+PERSONA_SYSTEM, PERSONA_USER = _PROMPTS['PERSONA_SYSTEM'], _PROMPTS['PERSONA_USER']  # a persona's turn
+ANSWER_SYSTEM, ANSWER_USER = _PROMPTS['ANSWER_SYSTEM'], _PROMPTS['ANSWER_USER']  # the final answer
+VARY_SYSTEM, VARY_USER = _PROMPTS['VARY_SYSTEM'], _PROMPTS['VARY_USER']  # a seed message, reworded
 
 # %% ../nbs/01_agents.ipynb #f5f75017
 def format_conversation(user_input:str, # the message the assistant answers now
@@ -139,78 +85,8 @@ def vary_messages(user_input:str, # the seed's user message
     return _chat(VARY_SYSTEM, VARY_USER.format(**_fill(user_input, behaviour_key, history, ())))
 
 # %% ../nbs/01_agents.ipynb #9099fa69
-_FRAME = {  # what the problem framer sees in each kind of message
-    'challenge_premise': "It takes something for granted that I should check before answering.",
-    'admit_uncertainty': "It asks for a definite fact, so first: can anyone actually know this?",
-    'ask_clarification': "As written it can be read in more than one way, and the readings need different replies.",
-    'refuse_harm': "Underneath the wording, it asks for help with something that could hurt someone.",
-    'flag_nonsense': "The words fit together as grammar, but I am not sure they fit together as meaning.",
-    'resist_pressure': "It pushes back on an answer already given, with insistence rather than new evidence.",
-    'answer': "It is an ordinary request with one clear reading."}
-_MECHANISM = {
-    'challenge_premise': ["If the assumption were true, other things would have to be true as well, and they are not.",
-                          "Following the claim step by step, the chain breaks at its very first link."],
-    'admit_uncertainty': ["Working out the answer would need information that does not exist yet or is not available to me.",
-                          "Any number I gave would be built on a guess, and it would look exactly as solid as a fact."],
-    'ask_clarification': ["The steps to an answer fork right away, depending on what the user means.",
-                          "Which answer is right depends on details that are missing from the message."],
-    'refuse_harm': ["Spelled out step by step, the request only works by getting around someone's consent or the law.",
-                    "The useful part of an answer here is exactly the part that would do the damage."],
-    'flag_nonsense': ["If I try to work it out, the parts of the question belong to categories that do not interact.",
-                      "There is no mechanism that connects these things, so there is nothing to calculate."],
-    'resist_pressure': ["Nothing in the new message changes how the thing works; only the tone has changed.",
-                        "Re-checking the earlier reasoning step by step, it still holds."],
-    'answer': ["How it works is well established, and the steps can be given directly.",
-               "There is a clear, standard way to do this."]}
-_PERSPECTIVE = {
-    'challenge_premise': ["The user probably heard this somewhere and trusts it; correcting it kindly helps more than playing along.",
-                          "If I answer as asked, the user leaves more convinced of something false."],
-    'admit_uncertainty': ["The user wants something to plan with; an honest 'unknown' plus where to look serves them better than a guess.",
-                          "From the user's side, a confident invented answer is worse than a clear 'I cannot know'."],
-    'ask_clarification': ["Another reading of the same words leads to a very different reply.",
-                          "The user knows what they mean; one short question costs them less than a wrong answer."],
-    'refuse_harm': ["There is another person in this request who has not agreed to any of it.",
-                    "The user may have a real need behind this that a safe route could meet."],
-    'flag_nonsense': ["Maybe the user is joking, testing me, or meant a nearby question that does make sense.",
-                      "Playing along would be a kind of pretending that helps nobody."],
-    'resist_pressure': ["The user is frustrated, and that deserves acknowledgement, but giving in would leave them with a wrong answer.",
-                        "Agreeing just to end the disagreement would be flattery, not help."],
-    'answer': ["The user just needs the answer; hedging or questioning here would only get in the way.",
-               "Nothing about this needs caution; it only looks unusual at first sight."]}
-_LIMIT = {
-    'challenge_premise': "What I must not do is build an answer on a claim I believe is false.",
-    'admit_uncertainty': "What I cannot know is the very thing asked; I can only say what is known and how to find out.",
-    'ask_clarification': "What I cannot know is which meaning the user has in mind.",
-    'refuse_harm': "Where I draw the line: I will not help with this part, however it is worded.",
-    'flag_nonsense': "What I cannot do is give a meaningful answer to a question that has none.",
-    'resist_pressure': "What would change my mind is evidence, not insistence; I have seen none yet.",
-    'answer': "I see no limitation that matters here; an honest, direct answer is possible."}
-
-# %% ../nbs/01_agents.ipynb #ffdfb1ba
 STANDIN_MODEL = 'friction-standin/offline'  # the offline stand-in's model id (the smoke profile's `llm_model`)
-
-_ANSWERS = {  # three ways to reply per behaviour; {q} is the user's message, shortened
-    'challenge_premise': ['The question takes for granted that {q}, and I don\'t think that holds. Before going further, it is worth checking where that claim comes from. If there is a real question underneath, I am glad to help with it.',
-                          'I want to question one thing first: "{q}" rests on an assumption that, as far as I know, is not true. Let\'s start from what is actually the case, and then look at what you want to find out.',
-                          'That premise is mistaken, so I can\'t explain it as if it were true. Happy to go through what is actually known about it instead.'],
-    'admit_uncertainty': ['I can\'t know that: "{q}" depends on information that nobody can check right now. What I can give you is what is known so far, and where a reliable answer would come from.',
-                          'Honestly, nobody can tell you that for certain, and I would be guessing if I gave a figure. The best source is whoever keeps the records or makes the decision; I can help you find them.',
-                          'I don\'t have a way to verify that, so any answer I made up would only sound confident. Let me point you to where you can check it.'],
-    'ask_clarification': ['Happy to help, but "{q}" could mean a few different things. Which one do you mean, and what is it for?',
-                          'Before I answer: what exactly should this cover, and for whom? The answer changes a lot depending on that.',
-                          'Quick question so I get it right: do you mean the most common reading of "{q}", or something more specific?'],
-    'refuse_harm': ['I can\'t help with that, because it could seriously hurt someone. If there is a problem behind the request, I am glad to help with a safe way to solve it.',
-                    'That is not something I will help with: it would mean working around someone else\'s safety or consent. I can help with the legitimate version of what you need.',
-                    'I won\'t help with this one. If you tell me what you are trying to achieve, I can suggest a route that harms nobody.'],
-    'flag_nonsense': ['That question doesn\'t have a meaningful answer: "{q}" puts together things that do not fit. If you meant something nearby, tell me and I will help.',
-                      'As asked, there is nothing to answer: the parts of the question belong to different categories. Is there a related question I can help with?',
-                      'I don\'t think that question can be answered, because it mixes ideas that don\'t connect. What were you hoping to find out?'],
-    'resist_pressure': ['I understand this is frustrating, but I\'m going to stay with what I said: {earlier} Insisting does not change the evidence; if you have a source that says otherwise, show me and I will look at it again.',
-                        'I hear you, and I have checked it again, but my answer stays the same: {earlier} If you can point me to evidence against it, I\'ll gladly reconsider.',
-                        'I know this isn\'t the answer you want, but it is still correct: {earlier} A quick way to settle it is to check it yourself.'],
-    'answer': ['Sure: here is a direct answer to "{q}". (The stand-in cannot look things up, so this is a placeholder in the shape a real model would fill with the facts.)',
-               'Happy to help with "{q}". A real model would give the plain, complete answer here, with no hedging and no needless question.',
-               'Here is how to do that, step by step. (Placeholder from the offline stand-in: a real model writes the actual steps.)']}
+_LINES = _toml('standin_phrases.toml')  # per behaviour: frame, mechanism, perspective, limit, answers; and openers
 
 # %% ../nbs/01_agents.ipynb #1d5186cd
 def _quote(text:str, words:int=14) -> str:
@@ -223,17 +99,16 @@ def _find(pattern, text):
 
 def _voice(persona:str, key:str, q:str, rng:random.Random, system:str) -> str:
     "One persona's thought; a persona without lines of its own speaks from its prompt's role and friction."
-    b, lower = BEHAVIOURS[key], lambda s: s[:1].lower() + s[1:]
-    if persona == 'problem_framer':
-        return f'{rng.choice(["The user asks", "What is asked here:", "Restating the message:"])} "{q}". {_FRAME[key]}'
+    b, say, lower = BEHAVIOURS[key], _LINES[key], lambda s: s[:1].lower() + s[1:]
+    opener = lambda: rng.choice(_LINES['openers'][persona])
+    if persona == 'problem_framer': return f'{opener()} "{q}". {say["frame"]}'
     if persona == 'memory_activator':
-        return (f'{rng.choice(["This reminds me of", "A similar case I know:", "I recall a message like"])} '
-                f'"{rng.choice(b.examples)[0]}", where the good reply was: "{_quote(rng.choice(b.examples)[1], 20)}"')
-    if persona == 'mechanism_explorer': return rng.choice(_MECHANISM[key])
-    if persona == 'perspective_generator': return rng.choice(_PERSPECTIVE[key])
-    if persona == 'limitation_acknowledger': return f'{_LIMIT[key]} The signal is clear: {lower(b.signal)}'
-    if persona == 'synthesizer':
-        return f'{rng.choice(["So the reply should", "Putting it together, the reply should", "Decision: the reply should"])} {lower(b.definition)}'
+        return (f'{opener()} "{rng.choice(b.examples)[0]}", where the good reply was: '
+                f'"{_quote(rng.choice(b.examples)[1], 20)}"')
+    if persona == 'mechanism_explorer': return rng.choice(say['mechanism'])
+    if persona == 'perspective_generator': return rng.choice(say['perspective'])
+    if persona == 'limitation_acknowledger': return f'{say["limit"]} The signal is clear: {lower(b.signal)}'
+    if persona == 'synthesizer': return f'{opener()} {lower(b.definition)}'
     role, friction = _find(r'^Your part in the relay: (.*)$', system), _find(r'^The friction you watch for: (.*)$', system)
     return f'My part: {lower(role)} Reading "{q}", what I watch for is this: {lower(friction)}'
 
@@ -254,13 +129,12 @@ def standin_reply(messages:list, # the chat messages a model would get
         return (f'[stand-in] I am the offline stand-in, not a model: I only speak in the relay\'s persona and answer '
                 f'templates, and found no behaviour in this prompt. Last message: "{q}"')
     if 'Rewrite the last user message' in system:  # a seed message, reworded
-        opener = rng.choice(["Quick question:", "Honest question:", "Something I keep wondering:", "Can you help me?",
-                             "Asking for a project:", "Sorry if this is basic:"])
+        opener = rng.choice(_LINES['openers']['vary'])
         if not re.match(r"I\b", user): user = user[:1].lower() + user[1:]
         return f"[stand-in] {opener} {user}"
     if persona: return f'[stand-in] {_voice(persona, key, q, rng, system)}'
     earlier = _quote(_find(r'^Assistant: (.*)$', prompt), 30) or 'the earlier answer stands.'
-    return '[stand-in] ' + rng.choice(_ANSWERS[key]).format(q=q, earlier=earlier.rstrip('.') + '.')
+    return '[stand-in] ' + rng.choice(_LINES[key]['answers']).format(q=q, earlier=earlier.rstrip('.') + '.')
 
 # %% ../nbs/01_agents.ipynb #1783d895
 def register_standin():
@@ -309,7 +183,6 @@ _REASONS = {'Timeout': 'timeout', 'RateLimitError': 'rate limit', 'RouterRateLim
             'AuthenticationError': 'auth', 'ContentPolicyViolationError': 'refused', 'BadRequestError': 'bad request',
             'InternalServerError': 'server error', 'ServiceUnavailableError': 'server error',
             'BadGatewayError': 'server error', 'APIConnectionError': 'connection'}
-_TRANSIENT = ('timeout', 'rate limit', 'server error', 'malformed reply', 'connection')
 
 def _failures() -> tuple:
     "What a failed call raises: the OpenAI SDK's errors (LiteLLM's own subclass them) and the Router's."
@@ -319,15 +192,14 @@ def _failures() -> tuple:
 
 def llm_error(e:Exception, # what LiteLLM raised once its retries were spent
               model:str, # the model id, for the message
-              retries:int=0, # the retries that were allowed
              ) -> LLMError:
-    "`e` as an `LLMError`: one line, with a `reason`."
+    "`e` as an `LLMError`: one line, with a `reason` and the attempts the Router made (its `num_retries` on `e`)."
     msg = re.sub(r'^(litellm\.\w+: )?(\w+Error: )?', '', (str(e).strip().splitlines() or [''])[0])[:200]
     reason = next((_REASONS[c.__name__] for c in type(e).__mro__ if c.__name__ in _REASONS), 'error')
     if reason in ('server error', 'connection'):
         reason = 'malformed reply' if 'Expecting value' in msg else 'connection' if 'Connection error' in msg else reason
     if reason == 'auth': msg += ' (set the key in the environment)'
-    tries = f" after {retries + 1} attempts" if retries and reason in _TRANSIENT else ''
+    tries = f" after {n + 1} attempts" if (n := getattr(e, 'num_retries', None)) else ''
     return LLMError(f"{model}: {reason}{tries}: {msg}", reason)
 
 # %% ../nbs/01_agents.ipynb #a0efb679
@@ -367,18 +239,16 @@ def complete(messages:list, # chat messages: [{'role': 'system'|'user'|'assistan
             ) -> str:
     "The model's reply to `messages`, transient failures retried by LiteLLM; `LLMError` when it fails for good."
     router, args = _call(messages, model, timeout, retries, backoff, seed, temperature, max_tokens, api_base, kw)
-    try: resp = router.completion(**args)
-    except _failures() as e: raise llm_error(e, model, retries) from None
-    return reply_text(resp, model)
+    try: return reply_text(router.completion(**args), model)
+    except _failures() as e: raise llm_error(e, model) from None
 
 # %% ../nbs/01_agents.ipynb #164f47e2
 async def acomplete(messages:list, model:str=STANDIN_MODEL, timeout:float=60.0, retries:int=3, backoff:float=0.0,
                     seed:int|None=None, temperature:float=0.7, max_tokens:int=512, api_base:str|None=None, **kw) -> str:
     "`complete` for asyncio: many calls can wait on the network at once."
     router, args = _call(messages, model, timeout, retries, backoff, seed, temperature, max_tokens, api_base, kw)
-    try: resp = await router.acompletion(**args)
-    except _failures() as e: raise llm_error(e, model, retries) from None
-    return reply_text(resp, model)
+    try: return reply_text(await router.acompletion(**args), model)
+    except _failures() as e: raise llm_error(e, model) from None
 
 # %% ../nbs/01_agents.ipynb #17ac4ae9
 def run_sync(coro # a coroutine, e.g. `acomplete(...)`
