@@ -127,10 +127,11 @@ def has_cuda() -> bool:
     import torch
     return torch.cuda.is_available()
 
-def get_profile(name:str|None=None, # profile name; None reads `FRICTION_PROFILE`, then falls back to 'smoke'
+def get_profile(name:str|Profile|None=None, # profile name; None reads `FRICTION_PROFILE`, then falls back to 'smoke'
                 check_hardware:bool=True, # stop when the profile needs a GPU and there is none
                ) -> Profile:
-    "The profile called `name`, checked against this machine."
+    "The profile called `name`, checked against this machine; a `Profile` itself is returned as it is."
+    if isinstance(name, Profile): return name
     name = name or os.environ.get('FRICTION_PROFILE') or 'smoke'
     if name not in PROFILES: raise FrictionError(f"unknown profile {name!r} (valid: {', '.join(PROFILES)})")
     prof = PROFILES[name]

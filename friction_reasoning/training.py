@@ -7,8 +7,9 @@ __all__ = ['adapter_base', 'load_model', 'lora_config', 'chat_dataset', 'sft_con
            'train', 'train_cmd', 'train_cli', 'training_stage']
 
 # %% ../nbs/03_training.ipynb #ab54f857
-import hashlib, json, os, re, shutil, time
+import hashlib, json, os, re, shutil, time, tomllib
 from dataclasses import asdict, fields, replace
+from importlib import resources
 from pathlib import Path
 from .core import (Profile, CHAT_TEMPLATES, FrictionError, get_profile, has_cuda, add_profile_arg,
                                      build_tiny_model, data_path)
@@ -16,9 +17,6 @@ from .dataset import read_records, to_messages
 from .pipeline import atomic_dir, write_json, quiet_libraries
 
 # %% ../nbs/03_training.ipynb #7895b38c
-def _profile(profile) -> Profile:
-    return profile if isinstance(profile, Profile) else get_profile(profile, check_hardware=False)
-
 def _without_generation_markers(template:str) -> str:
     "The chat template as inference engines need it: trl's `{% generation %}` markers removed, the text unchanged."
     return re.sub(r"\{%-?\s*(end)?generation\s*-?%\}", "", template)
@@ -36,12 +34,12 @@ def adapter_base(adapter:str|Path # a LoRA adapter folder (`adapter_config.json`
 def load_model(base_model:str|Path|None, # hub id or folder of a base or merged model; None: the adapter's base
                profile:str|Profile='smoke', # sets 4-bit, compute dtype and chat format
                adapter:str|Path|None=None, # LoRA adapter folder to put on top (None: the model alone)
-               training:bool=False, # right padding and no eval mode, for the trainer
+               training:bool=False, # right padding and a trainable adapter, for the trainer
               ) -> tuple:
     "`(model, tokenizer)` with the course's chat template: a base (4-bit on GPU profiles), an adapter on it, or a merged model."
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
-    p = _profile(profile)
+    p = get_profile(profile, check_hardware=False)
     if adapter is None and base_model and (Path(base_model) / 'adapter_config.json').is_file():
         base_model, adapter = None, base_model  # an adapter folder given as the model: put it on its base
     if base_model is None and adapter is None: raise ValueError("load_model needs a base model or an adapter")
@@ -61,7 +59,6 @@ def load_model(base_model:str|Path|None, # hub id or folder of a base or merged 
     if adapter is not None:
         from peft import PeftModel
         model = PeftModel.from_pretrained(model, str(adapter), is_trainable=training)
-    if not training: model.eval()
     return model, tok
 
 # %% ../nbs/03_training.ipynb #650151a1
@@ -69,7 +66,7 @@ def lora_config(profile:str|Profile='smoke' # rank, alpha, dropout and embedding
                ):
     "The peft `LoraConfig`: adapters on all linear projections with the profile's rank, alpha and dropout."
     from peft import LoraConfig
-    p = _profile(profile)
+    p = get_profile(profile, check_hardware=False)
     extra = dict(modules_to_save=['embed_tokens'], ensure_weight_tying=True) if p.train_embeddings else {}
     return LoraConfig(r=p.lora_r, lora_alpha=p.lora_alpha, lora_dropout=p.lora_dropout, target_modules='all-linear',
                       task_type='CAUSAL_LM', bias='none', **extra)
@@ -92,9 +89,9 @@ def sft_config(profile:str|Profile, # hyperparameters come from here
                output_dir:str|Path, # where checkpoints go
                **overrides, # any `SFTConfig` argument, e.g. max_steps=5
               ):
-    "The trl `SFTConfig` for a profile."
+    "The trl `SFTConfig` for a profile; `overrides` win."
     from trl import SFTConfig
-    p = _profile(profile)
+    p = get_profile(profile, check_hardware=False)
     gpu = has_cuda()
     kw = dict(output_dir=str(output_dir), use_cpu=not gpu, seed=p.seed, data_seed=p.seed,
               bf16=gpu and p.compute_dtype == 'bfloat16', fp16=gpu and p.compute_dtype == 'float16',
@@ -106,8 +103,7 @@ def sft_config(profile:str|Profile, # hyperparameters come from here
               save_strategy='steps', save_steps=p.eval_every, save_total_limit=2,
               load_best_model_at_end=True, metric_for_best_model='eval_loss', greater_is_better=False,
               logging_steps=p.eval_every / 2, report_to='none')
-    kw.update(overrides)
-    return SFTConfig(**kw)
+    return SFTConfig(**kw | overrides)
 
 # %% ../nbs/03_training.ipynb #399e6f22
 def _time_budget(max_minutes:float):
@@ -133,7 +129,7 @@ def make_trainer(model, # the base from `load_model(..., training=True)`
     "An `SFTTrainer` with LoRA, packing, assistant-only loss, validation and early stopping, set up from `profile`."
     from transformers import EarlyStoppingCallback
     from trl import SFTTrainer
-    p = _profile(profile)
+    p = get_profile(profile, check_hardware=False)
     args = sft_config(p, output_dir, **overrides)
     stop = [EarlyStoppingCallback(p.early_stopping_patience)] if args.load_best_model_at_end else []
     stop += [_time_budget(p.max_train_minutes)] if p.max_train_minutes else []
@@ -173,36 +169,18 @@ def loss_plot(log_history:list, # `trainer.state.log_history`
     return Path(path)
 
 # %% ../nbs/03_training.ipynb #4d5a333b
+_TEXTS = tomllib.loads((resources.files('friction_reasoning') / 'training.toml').read_text(encoding='utf-8'))
+
 def model_card(cfg:dict # the training config written next to the adapter
               ):
     "The adapter's `ModelCard` (its README.md): what it is, how it was made, how well it fit, how to load it."
     from huggingface_hub import ModelCard, ModelCardData
-    p, r, d, base = cfg['profile'], cfg['results'], cfg['data'], cfg['base_model']
-    meta = ModelCardData(base_model=base, library_name='peft', tags=['friction_reasoning', 'lora', 'qlora', 'trl', 'sft'])
-    use = ('A smoke-test adapter on a tiny random model: it proves the pipeline, not an assistant.' if p['base_model'] == 'tiny'
-           else 'Trained on a few hundred synthetic dialogues: measure it with the friction scorecard (notebook 04) before use.')
-    settings = ', '.join(f"{k} {p[k]}" for k in ('lora_r', 'lora_alpha', 'lora_dropout', 'learning_rate', 'num_epochs',
-                         'batch_size', 'grad_accum', 'max_seq_len', 'gradient_checkpointing', 'load_in_4bit', 'compute_dtype', 'seed'))
-    return ModelCard(f"""---
-{meta.to_yaml()}
----
-# Friction adapter ({p['name']} profile)
-
-A LoRA adapter that teaches `{base}` *friction* (course *friction_reasoning*, notebook 03): to think first in a visible
-`<think>` monologue, then push back where that helps, and answer plainly otherwise. {use}
-
-- **Data**: `{d['file']}` (sha256 {d['sha256'][:12]}): {d['train']} dialogues for training, {d['validation']} held out
-  (seed {p['seed']}); {d['tokens']:,} tokens, longest {d['longest']}, {d['truncated']} cut at {p['max_seq_len']}
-- **Hardware**: {cfg['hardware']}; {r['seconds']:.0f} s for {r['steps']} optimizer steps ({r['stopped']})
-- **Loss** (assistant tokens): validation {r['initial_eval_loss']:.3f} before training, best {r['best_eval_loss']:.3f}
-  (kept: {r['best_checkpoint_step']}); last training loss {r['final_train_loss']:.3f}
-- **Settings**: {settings}; chat format {p['chat_format']} (the course's own template)
-
-![loss](loss.png)
-
-Load it with `friction_reasoning.training.load_model('path/to/this/folder', '{p['name']}')` (base from `adapter_config.json`,
-inference chat template in this tokenizer); prompt without a system message, as in training: the reply opens `<think>`.
-""")
+    p, d = cfg['profile'], cfg['data']
+    meta = ModelCardData(base_model=cfg['base_model'], library_name='peft', tags=['friction_reasoning', 'lora', 'qlora', 'trl', 'sft'])
+    use = _TEXTS['card_use_tiny' if p['base_model'] == 'tiny' else 'card_use']
+    settings = ', '.join(f"{k} {p[k]}" for k in _TEXTS['card_settings'])
+    return ModelCard(_TEXTS['card'].format(yaml=meta.to_yaml(), p=p, d=d, r=cfg['results'], base=cfg['base_model'],
+                                           hardware=cfg['hardware'], sha=d['sha256'][:12], use=use, settings=settings))
 
 # %% ../nbs/03_training.ipynb #e0f494f6
 def _overrides(profile:Profile, overrides:dict) -> tuple:
@@ -274,7 +252,7 @@ def train(data:str|Path, # JSONL file of friction records
          ) -> Path:
     "Fine-tune `base_model` with LoRA on `data`; write adapter, tokenizer, config, loss plot and model card to `out`."
     t0 = time.perf_counter()
-    p, sft_kw = _overrides(profile if isinstance(profile, Profile) else get_profile(profile), overrides)  # hardware checked
+    p, sft_kw = _overrides(get_profile(profile), overrides)  # a name's hardware checked
     out, data = Path(out), Path(data)
     last = _resume_from(out, overwrite, resume)
     ds = chat_dataset(data, p.eval_fraction, p.seed)  # every record checked before any model work
