@@ -65,21 +65,18 @@ def read_jsonl(path:str|Path, # a JSONL file: one JSON object per line (blank li
                model=None, # a pydantic model every row must validate as; None: plain dicts
               ) -> list:
     "The rows of a JSONL file; the first bad line raises `FrictionError` naming file, line and field."
-    path = Path(path)
+    from pydantic import ValidationError
+    path, rows = Path(path), []
     if not path.is_file(): raise FrictionError(f"{path}: no such file")
-    rows = []
     for n, line in enumerate(path.read_text(encoding='utf-8').split('\n'), 1):  # not splitlines(): JSON keeps U+2028 as is
         if not line.strip(): continue
         try: row = json.loads(line)
         except json.JSONDecodeError as e: raise FrictionError(f"{path}:{n}: field 'json': not valid JSON ({e.msg})") from None
         if not isinstance(row, dict): raise FrictionError(f"{path}:{n}: field 'json': not a JSON object")
-        if model is not None:
-            from pydantic import ValidationError
-            try: row = model.model_validate(row)
-            except ValidationError as e:
-                err = e.errors()[0]; field = '.'.join(map(str, err['loc'])) or 'json'
-                raise FrictionError(f"{path}:{n}: field {field!r}: {err['msg']}") from None
-        rows.append(row)
+        try: rows.append(model.model_validate(row) if model else row)
+        except ValidationError as e:
+            err = e.errors()[0]; field = '.'.join(map(str, err['loc'])) or 'json'
+            raise FrictionError(f"{path}:{n}: field {field!r}: {err['msg']}") from None
     return rows
 
 # %% ../nbs/06_pipeline.ipynb #049cdb92
@@ -501,9 +498,7 @@ def _minutes(s): return f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
 # %% ../nbs/06_pipeline.ipynb #becb0d54
 def _report(run_dir:Path, arts:dict, manifest:dict, whole:bool):
     "What a run made, where its record is, and (after a whole run) the scorecard summary."
-    print("\nartefacts:")
-    for k, v in arts.items():
-        if k != 'base_provenance': print(f"  {k:18} {v}")
+    print("\nartefacts:", *(f"  {k:18} {v}" for k, v in arts.items() if k != 'base_provenance'), sep='\n')
     print(f"run record: {run_dir / 'run.json'}; stage times: " +
           ', '.join(f"{n} {_minutes(v['seconds'])}" for n, v in manifest['stages'].items()))
     if whole and (run_dir / 'evaluation' / 'summary.md').exists():
