@@ -10,11 +10,12 @@ __all__ = ['GENERATOR_VERSION', 'DATASET_CARD', 'LOCAL_SERVERS', 'one_of', 'Turn
            'generate_cmd', 'validate_cli', 'validate_cmd', 'generator_problem', 'dataset_stage']
 
 # %% ../nbs/02_dataset.ipynb #c45153cf
-import asyncio, json, os, re, socket, sys
+import asyncio, json, os, re, socket, sys, tomllib
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -309,16 +310,15 @@ class Problem:
     def __str__(self): return f"line {self.line}: field {self.field!r}: {self.message}"
 
 # %% ../nbs/02_dataset.ipynb #d56ecef5
-def _schema_problems(n:int, e:ValidationError) -> list:
-    "The errors of one row's schema check as `Problem`s on line `n`."
-    return [Problem(n, '.'.join(map(str, err['loc'])) or 'json', {'missing': 'missing field', 'extra_forbidden': 'unknown field'}
-                    .get(err['type'], err['msg']).removeprefix('Value error, ')) for err in e.errors()]
+_SCHEMA_WORDS = {'missing': 'missing field', 'extra_forbidden': 'unknown field'}
 
 def _model_problems(model, text_of):
-    "A row checker for a pydantic `model`: (problems, text for duplicate checks)."
+    "A row checker for a pydantic `model`: (every schema error as a `Problem` on line `n`, text for duplicate checks)."
     def check(n:int, obj:dict) -> tuple:
         try: return [], text_of(model.model_validate(obj))
-        except ValidationError as e: return _schema_problems(n, e), None
+        except ValidationError as e:
+            return [Problem(n, '.'.join(map(str, err['loc'])) or 'json',
+                            _SCHEMA_WORDS.get(err['type'], err['msg']).removeprefix('Value error, ')) for err in e.errors()], None
     return check
 
 def _think_problem(text:str) -> str|None:
@@ -443,34 +443,8 @@ def to_dataset(records:list, # `Record`s
     return Dataset.from_list([{'id': r.id, 'behaviour': r.behaviour, 'messages': to_messages(r, system)} for r in records])
 
 # %% ../nbs/02_dataset.ipynb #e5362451
-DATASET_CARD = """---
-{{ card_data }}
----
-# {{ pretty_name }}
-
-Friction dialogues from the *friction_reasoning* course: a user message (sometimes after earlier turns), a `<think>`
-monologue written by a relay of six personas, and an answer that pushes back where the friction taxonomy says it
-should (challenge a false premise, admit uncertainty, ask for clarification, refuse harm, flag nonsense, resist
-pressure) and simply answers otherwise.
-{% if standin %}
-**Warning: some records were written by the offline stand-in (`friction-standin/offline`), a template generator for
-tests, not a language model. Do not train a real model on them.**
-{% endif %}
-## Contents
-
-{{ st.records }} records, {{ st.with_history }} with earlier turns; median answer {{ st.answer_words_median }} words, median monologue {{ st.monologue_words_median }} words.
-Fields: `id`, `behaviour` (taxonomy key), `messages` (earlier turns, the user message, then `<think>` monologue `</think>` answer).
-
-| behaviour | name | records |
-|---|---|---|
-{% for b, c in st.behaviours.items() %}| `{{ b }}` | {{ names[b] }} | {{ c }} |
-{% endfor %}
-## How it was made, and its limits
-
-Made with `{{ version }}` by {{ made }}; checked with `friction validate` (schema, `<think>` structure, duplicate ids,
-near-duplicates: word 3-shingle Jaccard >= 0.8). Synthetic data inherits the views and errors of the model that
-wrote it; the persona monologue is a teaching device, not a faithful trace of any model's reasoning.
-"""  # a Jinja template for `DatasetCard.from_template`
+_DATA = tomllib.loads((resources.files('friction_reasoning') / 'dataset.toml').read_text(encoding='utf-8'))
+DATASET_CARD = _DATA['card']['template']  # a Jinja template for `DatasetCard.from_template`
 
 # %% ../nbs/02_dataset.ipynb #a374cc90
 def dataset_card(records:list, # `Record`s
@@ -478,9 +452,8 @@ def dataset_card(records:list, # `Record`s
                 ) -> DatasetCard:
     "The dataset card of `records`: the Hub's YAML metadata, then what they are, how they were made and what they are not."
     n, models = len(records), Counter(r.metadata.get('model', 'hand-written') for r in records)
-    data = DatasetCardData(license='cc-by-4.0', language=['en'], task_categories=['text-generation'],
-                           size_categories=['n<1K' if n < 1000 else '1K<n<10K' if n < 10_000 else '10K<n<100K'],
-                           pretty_name=repo_id.split('/')[-1], tags=['friction', 'sycophancy', 'reasoning', 'synthetic', 'think'])
+    data = DatasetCardData(**_DATA['card']['data'], pretty_name=repo_id.split('/')[-1],
+                           size_categories=['n<1K' if n < 1000 else '1K<n<10K' if n < 10_000 else '10K<n<100K'])
     return DatasetCard.from_template(data, template_str=DATASET_CARD, st=dataset_stats(records), version=GENERATOR_VERSION,
                                      names={k: b.name for k, b in BEHAVIOURS.items()},
                                      made=', '.join(f"`{m}` ({c})" for m, c in models.most_common()),
@@ -502,20 +475,19 @@ def push_to_hub(records:list, # `Record`s
     return f"https://huggingface.co/datasets/{repo_id}"
 
 # %% ../nbs/02_dataset.ipynb #0ed2bfa8
+def _subcommand(sub, name:str, func, *first):
+    "`friction NAME` on the parser's subcommands, with the options of `[cli.NAME]` in `dataset.toml` (after `first`)."
+    spec = _DATA['cli'][name]
+    p = sub.add_parser(name, help=spec['help'])
+    for add in first: add(p)
+    for opt in spec['option']:
+        kw = {k: {'int': int, 'float': float}.get(v, v) if k == 'type' else v for k, v in opt.items() if k != 'flags'}
+        p.add_argument(*opt['flags'], **kw)
+    p.set_defaults(func=func)
+
 def generate_cli(sub):
     "Declare `friction generate` (its options) on the `friction` parser's subcommands."
-    p = sub.add_parser('generate', help='friction dialogues from the agent relay, streamed to JSONL (resumable)')
-    add_profile_arg(p)
-    p.add_argument('-n', '--n', type=int, default=None, help="records the file should hold (default: the profile's n_generate)")
-    p.add_argument('--out', required=True, help='JSONL file to write; an existing one is resumed')
-    p.add_argument('--model', default=None, help="LiteLLM model id (default: the profile's llm_model)")
-    p.add_argument('--concurrency', type=int, default=None, help="dialogues in flight (default: the profile's gen_concurrency)")
-    p.add_argument('--seeds', default=None, help='seeds JSONL (default: data/seeds.jsonl)')
-    p.add_argument('--api-base', default=None, help='URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1')
-    p.add_argument('--timeout', type=float, default=60.0, help='seconds per LLM call attempt (default: %(default)s)')
-    p.add_argument('--retries', type=int, default=2, help='extra attempts per dialogue after a bad answer (default: %(default)s)')
-    p.add_argument('--push-to-hub', default=None, metavar='REPO', help='afterwards, upload to this Hub dataset (token: HF_TOKEN)')
-    p.set_defaults(func=generate_cmd)
+    _subcommand(sub, 'generate', generate_cmd, add_profile_arg)
 
 # %% ../nbs/02_dataset.ipynb #3b0fdd07
 def generate_cmd(args) -> int|None:
@@ -541,10 +513,7 @@ def generate_cmd(args) -> int|None:
 # %% ../nbs/02_dataset.ipynb #79f5fc06
 def validate_cli(sub):
     "Declare `friction validate` (its options) on the `friction` parser's subcommands."
-    p = sub.add_parser('validate', help='check a dataset file: every problem with its line and field')
-    p.add_argument('file', help='JSONL file of records (or of chat messages rows)')
-    p.add_argument('--threshold', type=float, default=0.8, help='Jaccard similarity for near-duplicates (default: %(default)s)')
-    p.set_defaults(func=validate_cmd)
+    _subcommand(sub, 'validate', validate_cmd)
 
 # %% ../nbs/02_dataset.ipynb #918f9fca
 def validate_cmd(args) -> int:
@@ -556,10 +525,7 @@ def validate_cmd(args) -> int:
     return 1 if probs else 0
 
 # %% ../nbs/02_dataset.ipynb #cf7e23d1
-LOCAL_SERVERS = {  # LiteLLM provider: (environment variable with its URL, LiteLLM's default URL)
-    'ollama': ('OLLAMA_API_BASE', 'http://localhost:11434'), 'ollama_chat': ('OLLAMA_API_BASE', 'http://localhost:11434'),
-    'hosted_vllm': ('HOSTED_VLLM_API_BASE', None), 'lm_studio': ('LM_STUDIO_API_BASE', 'http://localhost:1234/v1'),
-    'llamafile': ('LLAMAFILE_API_BASE', 'http://127.0.0.1:8080/v1')}
+LOCAL_SERVERS = {p: (var, url or None) for p, (var, url) in _DATA['local_servers'].items()}  # (URL variable, default)
 
 def generator_problem(model:str, # LiteLLM model id that plays the agents
                       api_base:str|None=None, # server URL (default: `FRICTION_LLM_API_BASE`, else the provider's)
