@@ -175,11 +175,11 @@ def model_card(cfg:dict # the training config written next to the adapter
               ):
     "The adapter's `ModelCard` (its README.md): what it is, how it was made, how well it fit, how to load it."
     from huggingface_hub import ModelCard, ModelCardData
-    p, d = cfg['profile'], cfg['data']
-    meta = ModelCardData(base_model=cfg['base_model'], library_name='peft', tags=['friction_reasoning', 'lora', 'qlora', 'trl', 'sft'])
+    p, d, base = cfg['profile'], cfg['data'], cfg['base_model']
+    meta = ModelCardData(base_model=base, library_name='peft', tags=['friction_reasoning', 'lora', 'qlora', 'trl', 'sft'])
     use = _TEXTS['card_use_tiny' if p['base_model'] == 'tiny' else 'card_use']
     settings = ', '.join(f"{k} {p[k]}" for k in _TEXTS['card_settings'])
-    return ModelCard(_TEXTS['card'].format(yaml=meta.to_yaml(), p=p, d=d, r=cfg['results'], base=cfg['base_model'],
+    return ModelCard(_TEXTS['card'].format(yaml=meta.to_yaml(), p=p, d=d, r=cfg['results'], base=base,
                                            hardware=cfg['hardware'], sha=d['sha256'][:12], use=use, settings=settings))
 
 # %% ../nbs/03_training.ipynb #e0f494f6
