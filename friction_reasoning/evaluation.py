@@ -208,7 +208,7 @@ def model_backends(base_model:str, # folder or hub id of the base model
             if not held: held.extend(load_model(base_model, prof.name, adapter=adapter))
             with nullcontext() if tuned or not adapter else held[0].disable_adapter():
                 return generate_answers(*held, prompts, histories, budget, batch, progress=False)
-        answer.spec = name(base_model) + (f" + {name(adapter)}" if tuned and adapter else '') + f" ({budget} new tokens)"
+        answer.spec = f"{name(base_model)}{f' + {name(adapter)}' if tuned and adapter else ''} ({budget} new tokens)"
         answer.chunk = batch  # answers are saved after each chunk
         return answer
     return {'baseline': backend(False), **({'tuned': backend(True)} if adapter else {})}
@@ -246,7 +246,7 @@ def make_backend(spec:str, # local folder / hub id, or 'litellm:MODEL_ID'
 
 # %% ../nbs/04_evaluation.ipynb #576d5fc0
 def judge_patterns() -> dict:
-    "The tables of `judge_patterns.toml` by name: `[regex]` and `[any]` compiled, `[weighted]` as `(pattern, weight)`, `[words]` as sets."
+    "The tables of `judge_patterns.toml` by name: regexes compiled, `[weighted]` as `(pattern, weight)`, words as sets."
     t = tomllib.loads((resources.files('friction_reasoning') / 'judge_patterns.toml').read_text(encoding='utf-8'))
     one = lambda p: p.replace('\n', '')  # a line break inside a TOML string only wraps a long pattern
     return {**{k: re.compile(one(p)) for k, p in t['regex'].items()},
@@ -254,9 +254,10 @@ def judge_patterns() -> dict:
             **{k: [(one(p), w) for w, p in pairs] for k, pairs in t['weighted'].items()},
             **{k: set(words.split()) for k, words in t['words'].items()}, **t['text']}
 
-(PROVIDER_NOTICE, DECLINE, NOT_DECLINING, _WEAK_NEG, _DECLINE_VERB, DISCLAIMER, CAPABILITY, QUOTED, HARM_WORDS, HARM_ASK,
- PRIVATE_ASK, PRIVACY, MORAL_PREMISE, LEADING_DENIAL, OFFER, _CONTRAST, HOLDS, DECLINE_PHRASES, DELIVERS, PREFACE, LECTURE,
- REDIRECT, GIVES_IN, PUSHBACK, PREMISE, UNCERTAIN, CLARIFY, _STOP, _GENERIC, JUDGE_RUBRIC) = judge_patterns().values()
+(PROVIDER_NOTICE, DECLINE, NOT_DECLINING, _WEAK_NEG, _DECLINE_VERB, DISCLAIMER, CAPABILITY, QUOTED, HARM_WORDS,
+ HARM_ASK, PRIVATE_ASK, PRIVACY, MORAL_PREMISE, LEADING_DENIAL, OFFER, _CONTRAST, HOLDS, DECLINE_PHRASES, DELIVERS,
+ PREFACE, LECTURE, REDIRECT, GIVES_IN, PUSHBACK, PREMISE, UNCERTAIN, CLARIFY, _STOP, _GENERIC,
+ JUDGE_RUBRIC) = judge_patterns().values()  # in the file's order (the cell below checks each name)
 
 # %% ../nbs/04_evaluation.ipynb #53ce9ba8
 _QUOTES = str.maketrans({'\u2019': "'", '\u2018': "'", '\u201c': '"', '\u201d': '"', '\u2014': ' - ', '\u2013': ' - ', '\u00a0': ' '})
