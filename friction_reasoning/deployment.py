@@ -265,22 +265,11 @@ def quantize_gguf(f16:str|Path, # the f16 GGUF to start from
     return _run_to_gguf(code, [f16, QUANT_TYPES[qtype]], out, f"quantizing {f16.name} to {qtype}")
 
 # %% ../nbs/05_deployment.ipynb #397196a5
-_LAST_USER = '{{- $lastUser := -1 }}{{- range $i, $_ := .Messages }}{{ if eq .Role "user" }}{{ $lastUser = $i }}{{ end }}{{ end }}'
-_THINK = '{{ if and .Thinking (gt $i $lastUser) }}<think>\n{{ .Thinking }}\n</think>\n\n{{ end }}'  # the answered turn only
-OLLAMA_TEMPLATES = {  # Go templates for Ollama, rendering exactly what the training chat template renders
-    'chatml': _LAST_USER + '{{- range $i, $_ := .Messages }}<|im_start|>{{ .Role }}\n' + _THINK
-              + '{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n',
-    'deepseek': _LAST_USER + '{{- range $i, $_ := .Messages }}{{ if eq .Role "system" }}{{ .Content }}'
-                '{{ else if eq .Role "user" }}<｜User｜>{{ .Content }}'
-                '{{ else if eq .Role "assistant" }}<｜Assistant｜>' + _THINK + '{{ .Content }}<｜end▁of▁sentence｜>'
-                '{{ end }}{{ end }}<｜Assistant｜>',
-}
-STOP_TOKENS = {'chatml': ['<|im_end|>', '<|im_start|>', '<|endoftext|>'],
-               'deepseek': ['<｜end▁of▁sentence｜>', '<｜User｜>']}
+OLLAMA_TEMPLATES = _TEXTS['ollama_templates']  # chat format -> Go template rendering what the training template renders
+STOP_TOKENS = _TEXTS['stop_tokens']  # chat format -> where Ollama stops
 
 # %% ../nbs/05_deployment.ipynb #4bbba628
-OLLAMA_RUN = ("ollama create {name} -f {modelfile}\nollama run {name} \"Why did Einstein fail maths at school?\"\n"
-              "# from Python: litellm.completion(model='ollama/{name}', messages=[...])")  # build, try, query
+OLLAMA_RUN = _TEXTS['ollama_run']  # build, try, query: the commands on the Modelfile, the card and the terminal
 
 def write_modelfile(out:str|Path, # the Modelfile to write (beside the GGUF)
                     gguf:str|Path, # the GGUF it loads; referenced relative to the Modelfile
@@ -295,12 +284,11 @@ def write_modelfile(out:str|Path, # the Modelfile to write (beside the GGUF)
     out, gguf = Path(out), Path(gguf)
     _gguf_job(chat_format, OLLAMA_TEMPLATES, 'chat format', out, overwrite)
     cmds = textwrap.indent(OLLAMA_RUN.format(name=name, modelfile=out.name), '# ')
-    lines = [f"# Ollama Modelfile for {gguf.name}: the friction-tuned model (chat format {chat_format}).",
-             "# Build and run it from this folder:", cmds, "", f"FROM ./{os.path.relpath(gguf.resolve(), out.parent.resolve())}",
-             f'TEMPLATE """{OLLAMA_TEMPLATES[chat_format]}"""', *[f'PARAMETER stop "{s}"' for s in STOP_TOKENS[chat_format]],
-             f"PARAMETER temperature {temperature}", "PARAMETER repeat_penalty 1.0", f"PARAMETER top_p {top_p}",
-             f"PARAMETER num_ctx {num_ctx}", ""]
-    return _replace_text(out, '\n'.join(lines))
+    stops = '\n'.join(f'PARAMETER stop "{s}"' for s in STOP_TOKENS[chat_format])
+    path = os.path.relpath(gguf.resolve(), out.parent.resolve())
+    return _replace_text(out, _TEXTS['modelfile'].format(  # deployment.toml: the Modelfile's lines
+        gguf=gguf.name, fmt=chat_format, commands=cmds, path=path, template=OLLAMA_TEMPLATES[chat_format], stops=stops,
+        temperature=temperature, top_p=top_p, num_ctx=num_ctx))
 
 # %% ../nbs/05_deployment.ipynb #7e728aad
 @contextmanager
