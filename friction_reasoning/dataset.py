@@ -247,26 +247,22 @@ async def _dialogue(job:Job, attempt:int, vary:bool, model:str, kw:dict) -> tupl
     except ValidationError as e: return None, f"invalid record: {_first_line(e)}"
     except Exception as e: return None, f"{type(e).__name__}: {_first_line(e)}"  # never let one dialogue end the run
 
-async def _make(job:Job, fd:int, seen:ShingleIndex, model:str, retries:int, kw:dict, rep:dict) -> bool:
-    "Make `job`'s record, retried after a failure and reworded after a near-duplicate; append it once it is neither."
-    near = 0
-    for attempt in range(retries + 1):
-        record, why = await _dialogue(job, attempt, job.vary or near > 0, model, kw)
-        if record and (m := seen.match(text := dialogue_text(record))):
-            near, why = near + 1, f"near-duplicate (Jaccard {m[1]:.2f}) of {m[0]}"
-        if not why:  # no `await` since the check: no other dialogue can slip in between
-            seen.add(text, record.id); _append(fd, record); rep['varied'] += near > 0
-            return True
-    rep['dropped' if record else 'failed'].append((job.id, why))
-    return False
-
 async def _make_all(todo:list, fd:int, seen:ShingleIndex, model:str, concurrency:int, retries:int, bar, kw:dict) -> dict:
     "Run the jobs of `todo`, `concurrency` at a time; what was reworded, dropped as near-duplicates, or failed."
     rep, jobs = {'varied': 0, 'dropped': [], 'failed': []}, iter(todo)
+    async def make(job):  # retried after a failure, reworded after a near-duplicate; appended once it is neither
+        near = 0
+        for attempt in range(retries + 1):
+            record, why = await _dialogue(job, attempt, job.vary or near > 0, model, kw)
+            if record and (m := seen.match(text := dialogue_text(record))):
+                near, why = near + 1, f"near-duplicate (Jaccard {m[1]:.2f}) of {m[0]}"
+            if not why:  # no `await` since the check: no other dialogue can slip in between
+                seen.add(text, record.id); _append(fd, record); rep['varied'] += near > 0
+                return bar.update(1)
+        rep['dropped' if record else 'failed'].append((job.id, why))
+        bar.set_postfix(dropped=len(rep['dropped']), failed=len(rep['failed']))
     async def worker():
-        for job in jobs:  # all workers share one iterator: each takes the next job
-            if await _make(job, fd, seen, model, retries, kw, rep): bar.update(1)
-            else: bar.set_postfix(dropped=len(rep['dropped']), failed=len(rep['failed']))
+        for job in jobs: await make(job)  # all workers share one iterator: each takes the next job
     await asyncio.gather(*[worker() for _ in range(max(1, min(concurrency, len(todo))))])
     return rep
 

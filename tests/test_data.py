@@ -1,11 +1,11 @@
 "The data the course ships (issue: friction dataset and evaluation suite): counts, validity, near-duplicates."
-import json
 from collections import Counter
 import pytest
 from friction_reasoning.core import BEHAVIOURS, FRICTION_BEHAVIOURS, JUDGE_LABELS, data_path
 from friction_reasoning.dataset import read_records, near_duplicates, shingles, jaccard
+from friction_reasoning.pipeline import read_jsonl
 
-def rows(name): return [json.loads(l) for l in data_path(name).read_text(encoding='utf-8').splitlines() if l.strip()]
+def rows(name): return read_jsonl(data_path(name))
 
 @pytest.fixture(scope='module')
 def train(): return read_records(data_path('train.jsonl'))

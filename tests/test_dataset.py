@@ -9,6 +9,7 @@ from huggingface_hub import DatasetCard
 from conftest import FRICTION, ROOT
 from openai_server import openai_server  # noqa: F401 (fixture)
 from friction_reasoning.core import FrictionError, get_profile
+from friction_reasoning.pipeline import read_jsonl, write_jsonl
 from friction_reasoning.dataset import (dataset_card, dataset_stage, generate, load_seeds, plan, push_to_hub,
                                         read_records, relay, to_dataset, validate_file)
 
@@ -18,7 +19,7 @@ FAST = dict(backoff=0.01, timeout=5, progress=False)
 def generate_one(): return relay(load_seeds()[0])
 
 
-def ids_of(path): return [json.loads(l)['id'] for l in Path(path).read_text().splitlines() if l.strip()]
+def ids_of(path): return [r['id'] for r in read_jsonl(path)]
 
 
 def one_line_error(r, code=None):
@@ -187,13 +188,11 @@ def test_validate_names_the_broken_line(tmp_path, run_friction):
 
 
 def test_validate_reports_every_problem_with_line_and_field(tmp_path, run_friction):
-    rows = [json.loads(l) for l in (ROOT / 'data' / 'train.jsonl').read_text().splitlines()[:3]]
-    a, b, c = rows
+    a, b, c = read_jsonl(ROOT / 'data' / 'train.jsonl')[:3]
     bad = [a, {**b, 'behaviour': 'flatter'}, {k: v for k, v in c.items() if k != 'thoughts'}, {**a},
            {**c, 'final_answer': '<think>oops</think> answer'}, {**b, 'id': 'new', 'thoughts': b['thoughts'][:1] + [
                {'agent': 'optimist', 'thought': 'fine'}]}]
-    f = tmp_path / 'bad.jsonl'
-    f.write_text(''.join(json.dumps(r) + '\n' for r in bad))
+    f = write_jsonl(tmp_path / 'bad.jsonl', bad)
     r = run_friction('validate', f)
     assert r.returncode == 1
     for where in [":2: field 'behaviour'", ":3: field 'thoughts': missing field", ":4: field 'id': duplicate id",
@@ -206,10 +205,9 @@ def test_validate_chat_files(tmp_path, run_friction):
                        {'role': 'assistant', 'content': '<think>\nDivisors of 1: only 1.\n</think>\n\nNo, 1 is not prime.'}]}
     unbalanced = {'messages': [{'role': 'user', 'content': 'Why is the sky green?'},
                                {'role': 'assistant', 'content': '<think>\nIt is not green.\n\nThe sky is blue.'}]}
-    f = tmp_path / 'chat.jsonl'
-    f.write_text(json.dumps(ok) + '\n')
+    f = write_jsonl(tmp_path / 'chat.jsonl', [ok])
     assert run_friction('validate', f).returncode == 0
-    f.write_text(json.dumps(ok) + '\n' + json.dumps(unbalanced) + '\n')
+    write_jsonl(f, [ok, unbalanced])
     r = run_friction('validate', f)
     assert r.returncode == 1 and f"{f}:2: field 'messages.1.content': unbalanced <think> tags (1 open, 0 close)" in r.stdout
 
