@@ -57,7 +57,7 @@ def _unwritable(path:str|Path) -> str|None:
     "Why the folder `path` cannot be created or written to; None when it can."
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
-        probe = Path(path) / f'.write-test-{os.getpid()}'; probe.write_text('ok'); probe.unlink()
+        tempfile.TemporaryFile(dir=path).close()  # a probe that removes itself
     except OSError as e: return str(e.strerror or e)
 
 # %% ../nbs/06_pipeline.ipynb #10dae8bd
