@@ -394,7 +394,7 @@ def _setup_rows(prof, # the profile being checked
 def doctor_checks(profile:str|None=None, # profile to check; None: `FRICTION_PROFILE`, else `detect_profile()`
                  ) -> list:
     "What this machine has, as (item, value, ok, fix) rows: one with ok False blocks the profile, `fix` repairs it."
-    rows = [('python', platform.python_version(), sys.version_info >= (3, 10), 'install Python 3.10 or newer')]
+    rows = [('python', platform.python_version(), sys.version_info >= (3, 11), 'install Python 3.11 or newer')]
     try:
         import torch
         dev = (f"cuda: {torch.cuda.get_device_name(0)}, {torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB"
