@@ -363,10 +363,9 @@ def open_backend(spec:str, # folder, .gguf file, or LiteLLM id (optionally `id@a
         yield asking(model, api_base=api_base or None)
     else: raise FrictionError(f"{spec!r} is not a model folder, a .gguf file or a LiteLLM id (provider/model)")
 
-# %% ../nbs/05_deployment.ipynb #282af81f
-reply_parts = split_think  # notebook 04 imports it under this name
-
 # %% ../nbs/05_deployment.ipynb #d450d919
+reply_parts = split_think  # `(monologue, answer)`: notebook 04 imports it under this name
+
 def compare(backends:dict, # column name -> backend (`open_backend`'s): usually baseline and tuned
             prompts:list|None=None, # dicts with 'prompt', optional 'behaviour' and 'history'; None: `DEFAULT_PROMPTS`
             system:str|None=None, # system prompt sent to every backend (None: none, as in training)
