@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['MERGED_CARD', 'GGUF_TYPES', 'VERIFY_PROMPT', 'QUANT_TYPES', 'OLLAMA_TEMPLATES', 'STOP_TOKENS', 'OLLAMA_RUN',
-           'DEFAULT_PROMPTS', 'reply_parts', 'inference_chat_template', 'chat_format_of', 'check_adapter_fits',
-           'writing', 'model_card', 'merge_adapter', 'llama_cpp_converter', 'declared_pre_tokenizer', 'convert_to_gguf',
+           'DEFAULT_PROMPTS', 'inference_chat_template', 'chat_format_of', 'check_adapter_fits', 'writing',
+           'model_card', 'merge_adapter', 'llama_cpp_converter', 'declared_pre_tokenizer', 'convert_to_gguf',
            'greedy_ids', 'verify_gguf', 'quantize_gguf', 'write_modelfile', 'serve_gguf', 'chat', 'open_backend',
            'compare', 'show_compare', 'served_check', 'publish', 'export', 'export_cmd', 'export_cli', 'ComparePrompt',
            'compare_cmd', 'compare_cli', 'deployment_stage']
@@ -364,8 +364,6 @@ def open_backend(spec:str, # folder, .gguf file, or LiteLLM id (optionally `id@a
     else: raise FrictionError(f"{spec!r} is not a model folder, a .gguf file or a LiteLLM id (provider/model)")
 
 # %% ../nbs/05_deployment.ipynb #d450d919
-reply_parts = split_think  # `(monologue, answer)`: notebook 04 imports it under this name
-
 def compare(backends:dict, # column name -> backend (`open_backend`'s): usually baseline and tuned
             prompts:list|None=None, # dicts with 'prompt', optional 'behaviour' and 'history'; None: `DEFAULT_PROMPTS`
             system:str|None=None, # system prompt sent to every backend (None: none, as in training)
