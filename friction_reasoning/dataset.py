@@ -313,8 +313,8 @@ def _model_problems(model, text_of):
     def check(n:int, obj:dict) -> tuple:
         try: return [], text_of(model.model_validate(obj))
         except ValidationError as e:
-            return [Problem(n, '.'.join(map(str, err['loc'])) or 'json',
-                            _SCHEMA_WORDS.get(err['type'], err['msg']).removeprefix('Value error, ')) for err in e.errors()], None
+            return [Problem(n, '.'.join(map(str, err['loc'])) or 'json', _SCHEMA_WORDS.get(err['type'], err['msg'])
+                            .removeprefix('Value error, ')) for err in e.errors()], None
     return check
 
 def _think_problem(text:str) -> str|None:
