@@ -471,19 +471,20 @@ def push_to_hub(records:list, # `Record`s
     return f"https://huggingface.co/datasets/{repo_id}"
 
 # %% ../nbs/02_dataset.ipynb #0ed2bfa8
-def _subcommand(sub, name:str, func, *first):
-    "`friction NAME` on the parser's subcommands, with the options of `[cli.NAME]` in `dataset.toml` (after `first`)."
-    spec = _DATA['cli'][name]
-    p = sub.add_parser(name, help=spec['help'])
-    for add in first: add(p)
-    for opt in spec['option']:
-        kw = {k: {'int': int, 'float': float}.get(v, v) if k == 'type' else v for k, v in opt.items() if k != 'flags'}
-        p.add_argument(*opt['flags'], **kw)
-    p.set_defaults(func=func)
-
 def generate_cli(sub):
     "Declare `friction generate` (its options) on the `friction` parser's subcommands."
-    _subcommand(sub, 'generate', generate_cmd, add_profile_arg)
+    p = sub.add_parser('generate', help='friction dialogues from the agent relay, streamed to JSONL (resumable)')
+    add_profile_arg(p)
+    p.add_argument('-n', '--n', type=int, help="records the file should hold (default: the profile's n_generate)")
+    p.add_argument('--out', required=True, help='JSONL file to write; an existing one is resumed')
+    p.add_argument('--model', help="LiteLLM model id (default: the profile's llm_model)")
+    p.add_argument('--concurrency', type=int, help="dialogues in flight (default: the profile's gen_concurrency)")
+    p.add_argument('--seeds', help='seeds JSONL (default: data/seeds.jsonl)')
+    p.add_argument('--api-base', help='URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1')
+    p.add_argument('--timeout', type=float, default=60.0, help='seconds per LLM call attempt (default: %(default)s)')
+    p.add_argument('--retries', type=int, default=2, help='extra attempts per dialogue after a bad answer (default: %(default)s)')
+    p.add_argument('--push-to-hub', metavar='REPO', help='afterwards, upload to this Hub dataset (token: HF_TOKEN)')
+    p.set_defaults(func=generate_cmd)
 
 # %% ../nbs/02_dataset.ipynb #3b0fdd07
 def generate_cmd(args) -> int|None:
@@ -509,7 +510,10 @@ def generate_cmd(args) -> int|None:
 # %% ../nbs/02_dataset.ipynb #79f5fc06
 def validate_cli(sub):
     "Declare `friction validate` (its options) on the `friction` parser's subcommands."
-    _subcommand(sub, 'validate', validate_cmd)
+    p = sub.add_parser('validate', help='check a dataset file: every problem with its line and field')
+    p.add_argument('file', help='JSONL file of records (or of chat messages rows)')
+    p.add_argument('--threshold', type=float, default=0.8, help='Jaccard similarity for near-duplicates (default: %(default)s)')
+    p.set_defaults(func=validate_cmd)
 
 # %% ../nbs/02_dataset.ipynb #918f9fca
 def validate_cmd(args) -> int:
