@@ -43,10 +43,10 @@ lanes = [pipeline, [nb for nb in nbs if nb not in pipeline]]
 with ThreadPoolExecutor(2) as ex: list(ex.map(lambda lane: [run_nb(nb) for nb in lane], lanes))
 
 # 3. pytest: library and CLI behaviour that does not belong in a notebook, on two workers (pytest-xdist; each file
-#    stays on one worker, see tests/conftest.py)
+#    stays on one worker, so a module fixture is built once)
 t0 = time.perf_counter()
 xml = Path(tempfile.mkdtemp()) / 'pytest.xml'
-r = subprocess.run([sys.executable, '-m', 'pytest', 'tests', '-q', '-p', 'no:cacheprovider', '-n', '2', '--dist', 'loadgroup',
+r = subprocess.run([sys.executable, '-m', 'pytest', 'tests', '-q', '-p', 'no:cacheprovider', '-n', '2', '--dist', 'loadfile',
                     '--durations=15', f'--junitxml={xml}'])
 n_tests = n_bad = n_skip = 0
 if xml.exists():

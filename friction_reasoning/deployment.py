@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MERGED_CARD', 'GGUF_TYPES', 'VERIFY_PROMPT', 'QUANT_TYPES', 'OLLAMA_TEMPLATES', 'STOP_TOKENS', 'OLLAMA_RUN',
            'DEFAULT_PROMPTS', 'inference_chat_template', 'chat_format_of', 'check_adapter_fits', 'writing',
-           'model_card', 'merge_adapter', 'llama_cpp_converter', 'declared_pre_tokenizer', 'convert_to_gguf',
+           'export_card', 'merge_adapter', 'llama_cpp_converter', 'declared_pre_tokenizer', 'convert_to_gguf',
            'greedy_ids', 'verify_gguf', 'quantize_gguf', 'write_modelfile', 'serve_gguf', 'chat', 'open_backend',
            'compare', 'show_compare', 'served_check', 'publish', 'export', 'export_cmd', 'export_cli', 'ComparePrompt',
            'compare_cmd', 'compare_cli', 'deployment_stage']
@@ -87,7 +87,7 @@ def writing(what:str # what is being written, for the message: 'the merged model
         raise FrictionError(f"could not write {what}: {msg}" + (" (disk full?)" if full else '')) from None
 
 # %% ../nbs/05_deployment.ipynb #a0bd145f
-def model_card(title:str, # first heading
+def export_card(title:str, # first heading
                base_model:str, # hub id or folder of the base model
                body:str, # markdown: what it is and how to use it
                tags:tuple=('friction-reasoning',), # hub tags
@@ -125,7 +125,7 @@ def merge_adapter(adapter:str|Path, # LoRA adapter folder (from `friction train`
     with writing(f'the merged model {out}'), atomic_dir(out, overwrite) as tmp:
         merged.save_pretrained(tmp); tok.save_pretrained(tmp)
         body = MERGED_CARD.format(adapter=adapter.name, base=base, dtype=merged.dtype, fmt=fmt)
-        model_card(f"{Path(str(base)).name} + friction LoRA, merged", base, body, ('friction-reasoning', 'lora', 'merged')).save(tmp / 'README.md')
+        export_card(f"{Path(str(base)).name} + friction LoRA, merged", base, body, ('friction-reasoning', 'lora', 'merged')).save(tmp / 'README.md')
     if base_model and str(base_model) != recorded: print(f"note: adapter was trained on {recorded}; merged into {base}")
     return out
 
@@ -448,7 +448,7 @@ def _gguf_card(name, base, files, chat_format, checks):
     if checks:
         body += "\nGreedy output of each file read back with transformers, against the merged model:\n\n"
         body += '\n'.join(f"- {c['file']}: first {c['agreeing_prefix']} of {c['tokens']} tokens agree" for c in checks)
-    return model_card(f"{name} (GGUF)", base, body, ('friction-reasoning', 'gguf', 'ollama'), 'gguf')
+    return export_card(f"{name} (GGUF)", base, body, ('friction-reasoning', 'gguf', 'ollama'), 'gguf')
 
 # %% ../nbs/05_deployment.ipynb #8fa38805
 def export(adapter:str|Path, # LoRA adapter folder

@@ -24,10 +24,3 @@ def smoke_run(tmp_path_factory):
     r = friction('run', '--profile', 'smoke', '--out', out, timeout=1800)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return out
-
-def pytest_collection_modifyitems(items):
-    """With pytest-xdist (`make test` runs two workers, `--dist loadgroup`), each file's tests stay on one worker, so a
-    module fixture (a trained model, a server) is built once; the files that read the session's smoke run share one."""
-    for item in items:
-        group = 'smoke_run' if 'smoke_run' in item.fixturenames else item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
