@@ -326,6 +326,7 @@ def ensure_llama_cpp(build:bool=False, # compile now when nothing is cached or b
     print(f"llama.cpp {LLAMA_CPP_VERSION} installed from the cache ({wheel.parent})", flush=True)
     return 'cached'
 
+# %% ../nbs/06_pipeline.ipynb #d1aca2bf
 def start_llama_cpp() -> str:
     "Start compiling llama.cpp in the background (niced: the course first) unless there is no need; say which."
     state, line = llama_cpp_state()
@@ -337,6 +338,7 @@ def start_llama_cpp() -> str:
     return (f"compiling llama.cpp {LLAMA_CPP_VERSION} in the background, once per machine ({LLAMA_CPP_BUILD}; "
             f"output: {log}); only the deployment stage needs it")
 
+# %% ../nbs/06_pipeline.ipynb #2b93ff22
 def llama_cli(sub):
     "Declare `friction llama`."
     p = sub.add_parser('llama', help='compile llama.cpp once for this CPU into the cache and install it (serving, K-quants)')
