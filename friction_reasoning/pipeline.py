@@ -326,7 +326,7 @@ def ensure_llama_cpp(build:bool=False, # compile now when nothing is cached or b
     print(f"llama.cpp {LLAMA_CPP_VERSION} installed from the cache ({wheel.parent})", flush=True)
     return 'cached'
 
-# %% ../nbs/06_pipeline.ipynb #d1aca2bf
+# %% ../nbs/06_pipeline.ipynb #57b02bbf
 def start_llama_cpp() -> str:
     "Start compiling llama.cpp in the background (niced: the course first) unless there is no need; say which."
     state, line = llama_cpp_state()
@@ -338,7 +338,7 @@ def start_llama_cpp() -> str:
     return (f"compiling llama.cpp {LLAMA_CPP_VERSION} in the background, once per machine ({LLAMA_CPP_BUILD}; "
             f"output: {log}); only the deployment stage needs it")
 
-# %% ../nbs/06_pipeline.ipynb #2b93ff22
+# %% ../nbs/06_pipeline.ipynb #affb5e25
 def llama_cli(sub):
     "Declare `friction llama`."
     p = sub.add_parser('llama', help='compile llama.cpp once for this CPU into the cache and install it (serving, K-quants)')
@@ -494,7 +494,7 @@ def run_folder(profile:str # profile name
 
 TYPICAL_SECONDS = {  # measured stage times, to print an estimate of what is left (see bench/laptop.md)
     'smoke': {'base model': 9, 'dataset': 11, 'training': 58, 'evaluation': 5, 'deployment': 16},
-    'laptop': {'base model': 45, 'dataset': 5, 'training': 716, 'evaluation': 639, 'deployment': 103}}  # 2026-12-01
+    'laptop': {'base model': 45, 'dataset': 4, 'training': 758, 'evaluation': 768, 'deployment': 109}}  # 2026-12-02
 
 def _minutes(s): return f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
 
