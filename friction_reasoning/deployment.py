@@ -25,7 +25,7 @@ from safetensors import safe_open
 from .core import BEHAVIOURS, CHAT_TEMPLATES, FrictionError, split_think, add_profile_arg, get_profile, has_cuda
 from .evaluation import chat_messages, generate_answers, judge, model_backends
 from .pipeline import LLAMA_CPP_VERSION, atomic_dir, cache_dir, llama_cpp_source, quiet_libraries, read_jsonl
-from .pipeline import _replace_text, write_json
+from .pipeline import write_file, write_json
 from .training import _without_generation_markers, adapter_base
 _TEXTS = tomllib.loads((resources.files('friction_reasoning') / 'deployment.toml').read_text(encoding='utf-8'))
 
@@ -286,7 +286,7 @@ def write_modelfile(out:str|Path, # the Modelfile to write (beside the GGUF)
     cmds = textwrap.indent(OLLAMA_RUN.format(name=name, modelfile=out.name), '# ')
     stops = '\n'.join(f'PARAMETER stop "{s}"' for s in STOP_TOKENS[chat_format])
     path = os.path.relpath(gguf.resolve(), out.parent.resolve())
-    return _replace_text(out, _TEXTS['modelfile'].format(  # deployment.toml: the Modelfile's lines
+    return write_file(out, _TEXTS['modelfile'].format(  # deployment.toml: the Modelfile's lines
         gguf=gguf.name, fmt=chat_format, commands=cmds, path=path, template=OLLAMA_TEMPLATES[chat_format], stops=stops,
         temperature=temperature, top_p=top_p, num_ctx=num_ctx))
 

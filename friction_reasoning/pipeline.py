@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['SMOLLM2', 'LLAMA_CPP_VERSION', 'LLAMA_CPP_SDIST_SHA256', 'LLAMA_CPP_BUILD', 'API_KEYS', 'NEEDS_GIB', 'STAGE_NAMES',
-           'TYPICAL_SECONDS', 'atomic_dir', 'write_json', 'write_jsonl', 'read_jsonl', 'quiet_libraries', 'cache_dir',
-           'smollm2_gguf', 'smollm2_base', 'base_model_stage', 'tiny_cli', 'cpu_key', 'llama_cpp_wheel_dir',
-           'llama_cpp_wheel', 'llama_cpp_log', 'llama_cpp_building', 'llama_cpp_problem', 'llama_cpp_state',
-           'llama_cpp_source', 'build_llama_cpp', 'install_llama_cpp', 'ensure_llama_cpp', 'start_llama_cpp',
-           'llama_cli', 'doctor_checks', 'doctor', 'doctor_cli', 'crash_log', 'parser', 'main', 'stages',
-           'writable_dir', 'run_folder', 'run', 'run_cli']
+           'TYPICAL_SECONDS', 'atomic_dir', 'write_file', 'write_json', 'write_jsonl', 'read_jsonl', 'quiet_libraries',
+           'cache_dir', 'smollm2_gguf', 'smollm2_base', 'base_model_stage', 'tiny_cli', 'cpu_key',
+           'llama_cpp_wheel_dir', 'llama_cpp_wheel', 'llama_cpp_log', 'llama_cpp_building', 'llama_cpp_problem',
+           'llama_cpp_state', 'llama_cpp_source', 'build_llama_cpp', 'install_llama_cpp', 'ensure_llama_cpp',
+           'start_llama_cpp', 'llama_cli', 'doctor_checks', 'doctor', 'doctor_cli', 'crash_log', 'parser', 'main',
+           'stages', 'writable_dir', 'run_folder', 'run', 'run_cli']
 
 # %% ../nbs/06_pipeline.ipynb #5d224d60
 import argparse, hashlib, importlib.util, json, os, platform, shutil, subprocess, sys, tempfile, time, traceback
@@ -33,8 +33,10 @@ def atomic_dir(dest:str|Path, # the folder to produce
         os.rename(tmp, dest)
 
 # %% ../nbs/06_pipeline.ipynb #2dec5cc9
-def _replace_text(path:Path, text:str|bytes) -> Path:
-    "Write `text` (str or bytes) to a temporary file beside `path`, then rename it over `path`."
+def write_file(path:str|Path, # the file to (re)write
+               text:str|bytes, # its whole new content
+              ) -> Path:
+    "Write `text` to a temporary file beside `path`, then rename it over `path`: a reader sees the old file or the new."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
     part.write_bytes(text.encode() if isinstance(text, str) else text); os.replace(part, path)
@@ -44,14 +46,14 @@ def write_json(path:str|Path, # the file to (re)write
                obj, # anything `json.dumps` takes (other values become strings)
               ) -> Path:
     "Write `obj` as indented JSON, atomically."
-    return _replace_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + '\n')
+    return write_file(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + '\n')
 
 def write_jsonl(path:str|Path, # the file to (re)write
                 rows:list, # dicts or pydantic models, one line each
                ) -> Path:
     "Write `rows` as JSON lines, atomically."
     dump = lambda r: r.model_dump_json() if hasattr(r, 'model_dump_json') else json.dumps(r, ensure_ascii=False)
-    return _replace_text(path, ''.join(dump(r) + '\n' for r in rows))
+    return write_file(path, ''.join(dump(r) + '\n' for r in rows))
 
 def _unwritable(path:str|Path) -> str|None:
     "Why the folder `path` cannot be created or written to; None when it can."
@@ -122,7 +124,7 @@ def smollm2_gguf() -> Path:
     if hashlib.sha256(data).hexdigest() != s['sha256']:
         wheel.unlink(missing_ok=True)
         raise FrictionError(f"{why}; it was removed, run again to download it")
-    return _replace_text(gguf, data)
+    return write_file(gguf, data)
 
 # %% ../nbs/06_pipeline.ipynb #835b97ed
 def smollm2_base() -> Path:
@@ -260,7 +262,7 @@ def llama_cpp_state() -> tuple:
 def llama_cpp_source() -> list:
     "pip arguments naming llama-cpp-python's source on PyPI, pinned by sha256 (pip refuses a truncated download)."
     req = cache_dir() / 'llama-cpp' / 'source.txt'
-    _replace_text(req, f"llama-cpp-python=={LLAMA_CPP_VERSION} --hash=sha256:{LLAMA_CPP_SDIST_SHA256}\n")
+    write_file(req, f"llama-cpp-python=={LLAMA_CPP_VERSION} --hash=sha256:{LLAMA_CPP_SDIST_SHA256}\n")
     return ['--no-binary', 'llama-cpp-python', '--require-hashes', '-r', str(req)]
 
 def _pip(log:Path, *args, **kwargs) -> int:
