@@ -13,10 +13,9 @@ import os
 # LiteLLM fetches a price list from the internet when it is imported, unless told not to; the offline mode also
 # stops its tokenizer downloads. Set before anything imports litellm; a value you set yourself wins.
 for _k, _v in (('LITELLM_LOCAL_MODEL_COST_MAP', 'True'), ('LITELLM_OFFLINE_MODE', 'true')): os.environ.setdefault(_k, _v)
-import asyncio, functools, random, re, tomllib
+import asyncio, functools, random, re
 from dataclasses import dataclass
-from importlib import resources
-from .core import BEHAVIOURS, FrictionError, behaviour
+from .core import package_toml, BEHAVIOURS, FrictionError, behaviour
 
 # %% ../nbs/01_agents.ipynb #c6f4133a
 @dataclass(frozen=True)
@@ -28,9 +27,8 @@ class Persona:
     style: str  # how it thinks and writes
     friction: str  # the push-back it brings to the dialogue
 
-def _toml(name): return tomllib.loads((resources.files('friction_reasoning') / name).read_text(encoding='utf-8'))
 
-_RELAY = _toml('relay.toml')  # the relay's prompt templates and personas
+_RELAY = package_toml('relay.toml')  # the relay's prompt templates and personas
 PERSONAS = {p['key']: Persona(**p) for p in _RELAY['persona']}  # in relay order
 
 # %% ../nbs/01_agents.ipynb #1b515054
@@ -86,7 +84,7 @@ def vary_messages(user_input:str, # the seed's user message
 
 # %% ../nbs/01_agents.ipynb #9099fa69
 STANDIN_MODEL = 'friction-standin/offline'  # the offline stand-in's model id (the smoke profile's `llm_model`)
-_LINES = _toml('standin_phrases.toml')  # per behaviour: frame, mechanism, perspective, limit, answers; and openers
+_LINES = package_toml('standin_phrases.toml')  # per behaviour: frame, mechanism, perspective, limit, answers; and openers
 
 # %% ../nbs/01_agents.ipynb #1d5186cd
 def _quote(text:str, words:int=14) -> str:

@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['BEHAVIOURS', 'JUDGE_LABELS', 'REFUSAL_LABELS', 'FRICTION_BEHAVIOURS', 'PROFILES', 'CHAT_TEMPLATES', 'SPECIAL_TOKENS',
-           'THINK_TOKENS', 'FrictionError', 'data_path', 'add_profile_arg', 'Behaviour', 'behaviour', 'Profile',
-           'has_cuda', 'get_profile', 'detect_profile', 'pick_profile', 'render_think', 'split_think', 'default_corpus',
-           'build_tiny_tokenizer', 'build_tiny_model']
+           'THINK_TOKENS', 'FrictionError', 'data_path', 'add_profile_arg', 'package_toml', 'Behaviour', 'behaviour',
+           'Profile', 'has_cuda', 'get_profile', 'detect_profile', 'pick_profile', 'render_think', 'split_think',
+           'default_corpus', 'build_tiny_tokenizer', 'build_tiny_model']
 
 # %% ../nbs/00_concept.ipynb #5a5851f9
 import argparse, os, re, tomllib
@@ -32,6 +32,12 @@ def add_profile_arg(p:argparse.ArgumentParser # a command's parser
     p.add_argument('--profile', choices=list(PROFILES), default=os.environ.get('FRICTION_PROFILE', 'smoke'),
                    help='what runs where: %(choices)s (default: %(default)s)')
 
+# %% ../nbs/00_concept.ipynb #64dfc349
+def package_toml(name:str # a TOML file shipped inside the package, e.g. 'taxonomy.toml'
+                ) -> dict:
+    "The tables of one of the package's TOML data files (the taxonomy here; prompts, phrases and patterns later)."
+    return tomllib.loads((resources.files('friction_reasoning') / name).read_text(encoding='utf-8'))
+
 # %% ../nbs/00_concept.ipynb #944c7e90
 @dataclass(frozen=True)
 class Behaviour:
@@ -45,7 +51,7 @@ class Behaviour:
     friction: bool = True  # False only for the control case: just answer
 
 # %% ../nbs/00_concept.ipynb #bae41d46
-_TAXONOMY = tomllib.loads((resources.files('friction_reasoning') / 'taxonomy.toml').read_text(encoding='utf-8'))
+_TAXONOMY = package_toml('taxonomy.toml')
 BEHAVIOURS = {b['key']: Behaviour(**b | {'examples': tuple(map(tuple, b.get('examples', ())))})
               for b in _TAXONOMY['behaviour']}
 

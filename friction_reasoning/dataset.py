@@ -10,12 +10,11 @@ __all__ = ['GENERATOR_VERSION', 'DATASET_CARD', 'LOCAL_SERVERS', 'one_of', 'Turn
            'generate_cmd', 'validate_cli', 'validate_cmd', 'generator_problem', 'dataset_stage']
 
 # %% ../nbs/02_dataset.ipynb #c45153cf
-import asyncio, json, os, re, socket, sys, tomllib
+import asyncio, json, os, re, socket, sys
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -24,7 +23,8 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tqdm import tqdm
 from . import __version__
-from .core import BEHAVIOURS, JUDGE_LABELS, FrictionError, add_profile_arg, data_path, get_profile, render_think, split_think
+from .core import (package_toml, BEHAVIOURS, JUDGE_LABELS, FrictionError,
+                                     add_profile_arg, data_path, get_profile, render_think, split_think)
 from .pipeline import read_jsonl, write_jsonl
 from .agents import (PERSONAS, STANDIN_MODEL, LLMError, acomplete, answer_messages, missing_keys,
                                        persona_messages, run_sync, vary_messages)
@@ -439,7 +439,7 @@ def to_dataset(records:list, # `Record`s
     return Dataset.from_list([{'id': r.id, 'behaviour': r.behaviour, 'messages': to_messages(r, system)} for r in records])
 
 # %% ../nbs/02_dataset.ipynb #e5362451
-_DATA = tomllib.loads((resources.files('friction_reasoning') / 'dataset.toml').read_text(encoding='utf-8'))
+_DATA = package_toml('dataset.toml')
 DATASET_CARD = _DATA['card']['template']  # a Jinja template for `DatasetCard.from_template`
 
 # %% ../nbs/02_dataset.ipynb #a374cc90

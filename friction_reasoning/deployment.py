@@ -11,9 +11,8 @@ __all__ = ['MERGED_CARD', 'GGUF_TYPES', 'VERIFY_PROMPT', 'QUANT_TYPES', 'OLLAMA_
            'compare_cmd', 'compare_cli', 'deployment_stage']
 
 # %% ../nbs/05_deployment.ipynb #65628b10
-import importlib.util, json, os, re, socket, subprocess, sys, tarfile, tempfile, textwrap, time, tomllib, urllib.request
+import importlib.util, json, os, re, socket, subprocess, sys, tarfile, tempfile, textwrap, time, urllib.request
 from contextlib import ExitStack, contextmanager
-from importlib import resources
 from pathlib import Path
 from huggingface_hub import HfApi, ModelCard, ModelCardData
 from huggingface_hub.utils import validate_repo_id
@@ -22,12 +21,13 @@ from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 from safetensors import safe_open
-from .core import BEHAVIOURS, CHAT_TEMPLATES, FrictionError, split_think, add_profile_arg, get_profile, has_cuda
+from .core import (package_toml, BEHAVIOURS, CHAT_TEMPLATES, FrictionError,
+                                     split_think, add_profile_arg, get_profile, has_cuda)
 from .evaluation import chat_messages, generate_answers, judge, model_backends
 from .pipeline import LLAMA_CPP_VERSION, atomic_dir, cache_dir, llama_cpp_source, quiet_libraries, read_jsonl
 from .pipeline import write_file, write_json
 from .training import _without_generation_markers, adapter_base
-_TEXTS = tomllib.loads((resources.files('friction_reasoning') / 'deployment.toml').read_text(encoding='utf-8'))
+_TEXTS = package_toml('deployment.toml')
 
 # %% ../nbs/05_deployment.ipynb #d2e50bc0
 def _known(key:str, valid, what:str):

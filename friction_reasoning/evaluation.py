@@ -18,18 +18,17 @@ __all__ = ['COCONOT_MAP', 'BLOCKED', 'PROVIDER_NOTICE', 'DECLINE', 'NOT_DECLININ
            'eval_cmd', 'eval_cli', 'summary_md', 'evaluation_stage']
 
 # %% ../nbs/04_evaluation.ipynb #837ad104
-import csv, json, hashlib, math, os, random, re, time, tomllib
+import csv, json, hashlib, math, os, random, re, time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from functools import partial
-from importlib import resources
 from itertools import count, zip_longest
 from pathlib import Path
 from typing import Literal
 from tqdm.auto import tqdm
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from .core import (BEHAVIOURS, JUDGE_LABELS, REFUSAL_LABELS, FrictionError, add_profile_arg, data_path,
+from .core import (package_toml, BEHAVIOURS, JUDGE_LABELS, REFUSAL_LABELS, FrictionError, add_profile_arg, data_path,
                                      get_profile, split_think)
 from .pipeline import read_jsonl, write_json, write_jsonl
 from .dataset import Turn
@@ -247,7 +246,7 @@ def make_backend(spec:str, # local folder / hub id, or 'litellm:MODEL_ID'
 # %% ../nbs/04_evaluation.ipynb #576d5fc0
 def judge_patterns() -> dict:
     "The tables of `judge_patterns.toml` by name: regexes compiled, `[weighted]` as `(pattern, weight)`, words as sets."
-    t = tomllib.loads((resources.files('friction_reasoning') / 'judge_patterns.toml').read_text(encoding='utf-8'))
+    t = package_toml('judge_patterns.toml')
     one = lambda p: p.replace('\n', '')  # a line break inside a TOML string only wraps a long pattern
     return {**{k: re.compile(one(p)) for k, p in t['regex'].items()},
             **{k: re.compile('|'.join(f'(?:{one(a)})' for a in alts)) for k, alts in t['any'].items()},

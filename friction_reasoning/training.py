@@ -7,11 +7,10 @@ __all__ = ['adapter_base', 'load_model', 'lora_config', 'chat_dataset', 'sft_con
            'train', 'train_cmd', 'train_cli', 'training_stage']
 
 # %% ../nbs/03_training.ipynb #ab54f857
-import hashlib, json, os, re, shutil, time, tomllib
+import hashlib, json, os, re, shutil, time
 from dataclasses import asdict, fields, replace
-from importlib import resources
 from pathlib import Path
-from .core import (Profile, CHAT_TEMPLATES, FrictionError, get_profile, has_cuda, add_profile_arg,
+from .core import (package_toml, Profile, CHAT_TEMPLATES, FrictionError, get_profile, has_cuda, add_profile_arg,
     build_tiny_model, data_path)
 from .dataset import read_records, to_messages
 from .pipeline import atomic_dir, write_json, quiet_libraries
@@ -169,7 +168,7 @@ def loss_plot(log_history:list, # `trainer.state.log_history`
     return Path(path)
 
 # %% ../nbs/03_training.ipynb #4d5a333b
-_TEXTS = tomllib.loads((resources.files('friction_reasoning') / 'training.toml').read_text(encoding='utf-8'))
+_TEXTS = package_toml('training.toml')
 
 def model_card(cfg:dict # the training config written next to the adapter
               ):
